@@ -1,0 +1,184 @@
+"""Character bundles: one ``NAME.puppet`` zip holding a frozen character graph and its manifest.
+
+Layout of the zip:
+- ``manifest.json``: :class:`Manifest` as JSON, with the sha256 of every other member;
+- ``character.onnx``: input ``driver`` float32 [N,3,H,W] RGB in [0,1]; outputs ``rgb``
+  [N,3,H,W] (colour before masking), ``mask`` [N,1,H,W] in [0,1], ``pose`` [N,P];
+- ``character.fp16.onnx`` (optional): the same graph with fp16 weights, same float32 I/O;
+- ``thumbnail.png``.
+
+The export side writes bundles with :func:`write_bundle`; the live side reads them with
+:func:`read_bundle`. Nothing in a bundle is a pickle, so opening a shared character cannot run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+
+FORMAT_VERSION = 1
+SUFFIX = ".puppet"
+MANIFEST = "manifest.json"
+GRAPH = "character.onnx"
+GRAPH_FP16 = "character.fp16.onnx"
+THUMBNAIL = "thumbnail.png"
+DRIVING_MODES = ("face", "proxy")
+
+
+class BundleError(ValueError):
+    """A bundle file that cannot be used; the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a bundle declares about itself: enough for the live side to prepare driver frames.
+
+    ``crop_scale`` is the side of the square face crop as a multiple of the face size (``face``
+    mode). ``proxy_seed`` is the procedural identity whose renders drive a ``proxy`` character;
+    it must be the one its pose codes were fine-tuned against.
+    """
+
+    name: str
+    base_preset: str
+    resolution: int
+    driving_mode: str
+    pose_dim: int
+    num_source_images: int
+    created: str
+    crop_scale: float = 1.8
+    proxy_seed: int = 0
+    input_range: tuple[float, float] = (0.0, 1.0)
+    color_order: str = "RGB"
+    format_version: int = FORMAT_VERSION
+    members: dict[str, str] = field(default_factory=dict)  # member name -> sha256 hex
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> "Manifest":
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise BundleError(f"{source}: manifest.json is not valid JSON ({e})") from None
+        if not isinstance(raw, dict):
+            raise BundleError(f"{source}: manifest.json must hold a JSON object")
+        known = {f.name for f in fields(cls)}
+        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+        missing = [n for n in required if n not in raw]
+        if missing:
+            raise BundleError(f"{source}: manifest.json lacks {', '.join(missing)}")
+        values = {k: v for k, v in raw.items() if k in known}
+        if "input_range" in values:
+            values["input_range"] = tuple(values["input_range"])
+        manifest = cls(**values)
+        manifest.validate(source)
+        return manifest
+
+    def validate(self, source: str) -> None:
+        if self.format_version > FORMAT_VERSION:
+            raise BundleError(f"{source}: bundle format {self.format_version} is newer than this "
+                              f"program reads ({FORMAT_VERSION}); update puppet")
+        if self.driving_mode not in DRIVING_MODES:
+            raise BundleError(f"{source}: driving_mode {self.driving_mode!r} is not one of {DRIVING_MODES}")
+        if not (isinstance(self.resolution, int) and 16 <= self.resolution <= 2048):
+            raise BundleError(f"{source}: resolution {self.resolution!r} is not a sane image size")
+        if not (isinstance(self.pose_dim, int) and self.pose_dim > 0):
+            raise BundleError(f"{source}: pose_dim {self.pose_dim!r} must be a positive integer")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    manifest: Manifest
+    graph: bytes
+    thumbnail: bytes
+    graph_fp16: bytes | None = None
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_bundle(path: str | os.PathLike, manifest: Manifest, graph: bytes, thumbnail: bytes,
+                 graph_fp16: bytes | None = None) -> Path:
+    """Write a bundle atomically: a temporary file in the same folder, renamed when complete.
+
+    The manifest's ``members`` are filled in here from the bytes actually written.
+    """
+    path = Path(path)
+    if path.suffix != SUFFIX:
+        raise BundleError(f"{path}: a character bundle must end in {SUFFIX}")
+    members = {GRAPH: graph, THUMBNAIL: thumbnail}
+    if graph_fp16 is not None:
+        members[GRAPH_FP16] = graph_fp16
+    manifest.validate(str(path))
+    manifest = Manifest(**{**asdict(manifest), "members": {k: _sha256(v) for k, v in members.items()}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
+                z.writestr(MANIFEST, manifest.to_json())
+                for name, data in members.items():
+                    z.writestr(name, data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_bundle(path: str | os.PathLike) -> Bundle:
+    """Open and fully validate a bundle (zip integrity, manifest, member checksums)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"{path}: no such character bundle")
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            if MANIFEST not in names:
+                raise BundleError(f"{path}: not a character bundle (no {MANIFEST} inside)")
+            manifest = Manifest.from_json(z.read(MANIFEST).decode("utf-8"), str(path))
+            data: dict[str, bytes] = {}
+            for member in (GRAPH, THUMBNAIL):
+                if member not in names:
+                    raise BundleError(f"{path}: bundle lacks {member}")
+            for member, digest in manifest.members.items():
+                if member not in names:
+                    raise BundleError(f"{path}: manifest lists {member} but the bundle lacks it")
+                data[member] = z.read(member)
+                if _sha256(data[member]) != digest:
+                    raise BundleError(f"{path}: {member} is corrupt (checksum mismatch)")
+            if GRAPH not in manifest.members:
+                raise BundleError(f"{path}: manifest has no checksum for {GRAPH}")
+    except zipfile.BadZipFile as e:
+        raise BundleError(f"{path}: not a character bundle or truncated ({e})") from None
+    except (OSError, UnicodeDecodeError, TypeError) as e:
+        raise BundleError(f"{path}: cannot read bundle ({e})") from None
+    return Bundle(path=path, manifest=manifest, graph=data[GRAPH], thumbnail=data[THUMBNAIL],
+                  graph_fp16=data.get(GRAPH_FP16))
+
+
+def thumbnail_of(path: str | os.PathLike) -> bytes:
+    """Only the thumbnail, for galleries that list many bundles quickly (no checksum pass)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.read(THUMBNAIL)
+    except (zipfile.BadZipFile, KeyError, OSError) as e:
+        raise BundleError(f"{path}: cannot read thumbnail ({e})") from None
+
+
+__all__ = ["Bundle", "BundleError", "Manifest", "read_bundle", "write_bundle", "thumbnail_of",
+           "FORMAT_VERSION", "SUFFIX", "DRIVING_MODES"]

@@ -1,0 +1,104 @@
+"""The expression and pose parameter vector shared by face tracking and the procedural heads.
+
+One vector describes a head: how it is turned and placed, and what its face does. Face tracking
+produces it from a webcam frame; the procedural renderer draws a head from it; fine-tuning reads
+it from (or asks the user for) each source image of a character. All three use this module, so
+the meaning of every slot is defined exactly once.
+
+Units are chosen so that a value means the same on every side:
+- angles in degrees, positive yaw turns the head to ITS left (the viewer sees its right cheek
+  more), positive pitch tilts the chin up, positive roll tilts the head clockwise on screen;
+- offsets are fractions of the image side, positive x to the right, positive y downwards;
+- scale is a factor on the head size (1.0 = the renderer's rest size);
+- eye openness is 0 (shut) .. 1 (relaxed open) .. 1.3 (wide);
+- everything else is a signed or unsigned amount in [-1, 1] or [0, 1], 0 at rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    low: float
+    high: float
+    rest: float
+    doc: str
+
+
+PARAM_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec("yaw", -40.0, 40.0, 0.0, "head turn in degrees, + = head turns to its left"),
+    ParamSpec("pitch", -30.0, 30.0, 0.0, "head nod in degrees, + = chin up"),
+    ParamSpec("roll", -35.0, 35.0, 0.0, "head tilt in degrees, + = clockwise on screen"),
+    ParamSpec("offset_x", -0.15, 0.15, 0.0, "head shift, fraction of image width, + = right"),
+    ParamSpec("offset_y", -0.15, 0.15, 0.0, "head shift, fraction of image height, + = down"),
+    ParamSpec("scale", 0.8, 1.25, 1.0, "head size factor"),
+    ParamSpec("eye_open_l", 0.0, 1.3, 1.0, "left eye (on screen) openness, 0 shut, 1 relaxed"),
+    ParamSpec("eye_open_r", 0.0, 1.3, 1.0, "right eye (on screen) openness, 0 shut, 1 relaxed"),
+    ParamSpec("gaze_x", -1.0, 1.0, 0.0, "iris position, + = looks to screen right"),
+    ParamSpec("gaze_y", -1.0, 1.0, 0.0, "iris position, + = looks down"),
+    ParamSpec("brow_l", -1.0, 1.0, 0.0, "left brow (on screen), + = raised, - = lowered"),
+    ParamSpec("brow_r", -1.0, 1.0, 0.0, "right brow (on screen), + = raised, - = lowered"),
+    ParamSpec("mouth_open", 0.0, 1.0, 0.0, "jaw opening, 0 closed, 1 wide open"),
+    ParamSpec("smile", -1.0, 1.0, 0.0, "mouth corners, + = smile, - = frown"),
+    ParamSpec("mouth_width", -1.0, 1.0, 0.0, "- = pucker, + = wide"),
+)
+
+PARAM_NAMES: tuple[str, ...] = tuple(s.name for s in PARAM_SPECS)
+NUM_PARAMS = len(PARAM_SPECS)
+INDEX: dict[str, int] = {name: i for i, name in enumerate(PARAM_NAMES)}
+
+LOW = np.array([s.low for s in PARAM_SPECS], dtype=np.float32)
+HIGH = np.array([s.high for s in PARAM_SPECS], dtype=np.float32)
+REST = np.array([s.rest for s in PARAM_SPECS], dtype=np.float32)
+
+
+def neutral() -> np.ndarray:
+    """A fresh float32 [NUM_PARAMS] vector at rest (eyes relaxed open, everything else 0/1)."""
+    return REST.copy()
+
+
+def clip(params: np.ndarray) -> np.ndarray:
+    """Clamp a [..., NUM_PARAMS] array into the documented ranges (returns a new array)."""
+    return np.clip(np.asarray(params, dtype=np.float32), LOW, HIGH)
+
+
+def make(**values: float) -> np.ndarray:
+    """A rest vector with some slots set by name, e.g. ``make(yaw=20, mouth_open=0.8)``."""
+    vec = neutral()
+    for name, value in values.items():
+        if name not in INDEX:
+            raise KeyError(f"unknown expression parameter {name!r}; known: {', '.join(PARAM_NAMES)}")
+        vec[INDEX[name]] = value
+    return vec
+
+
+def as_dict(params: np.ndarray) -> dict[str, float]:
+    """Name -> value, for JSON files and readouts."""
+    return {name: float(v) for name, v in zip(PARAM_NAMES, np.asarray(params).reshape(-1))}
+
+
+def from_dict(values: dict[str, float]) -> np.ndarray:
+    """Inverse of :func:`as_dict`; missing names take their rest value."""
+    return make(**values)
+
+
+def sample(rng: np.random.Generator, spread: float = 1.0) -> np.ndarray:
+    """A random vector for training data: uniform over the range, scaled about rest by ``spread``.
+
+    Eyes and mouth are drawn so that shut eyes and open mouths are common enough for a model to
+    learn them (a plain uniform draw makes a fully shut eye rare).
+    """
+    u = rng.uniform(LOW, HIGH).astype(np.float32)
+    vec = REST + spread * (u - REST)
+    # Blinks: often both eyes together, sometimes one.
+    r = rng.random()
+    if r < 0.2:
+        vec[INDEX["eye_open_l"]] = vec[INDEX["eye_open_r"]] = rng.uniform(0.0, 0.25)
+    elif r < 0.6:
+        vec[INDEX["eye_open_r"]] = np.clip(vec[INDEX["eye_open_l"]] + rng.normal(0, 0.1), 0, 1.3)
+    return clip(vec)
