@@ -1,0 +1,109 @@
+"""Base-model files: safetensors weights with the architecture and provenance in its metadata.
+
+A base model rebuilds from its file alone (``load_base``), and opening one cannot run code: no
+pickle is involved. Weights may be stored in fp16 to keep shipped files small; they are loaded
+as float32.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .models import Discriminator, LatentPoseModel, ModelConfig
+
+FORMAT = "puppet-base"
+FORMAT_VERSION = 1
+
+
+class BaseModelError(ValueError):
+    """A base-model file that cannot be used; the message names the file."""
+
+
+@dataclass
+class BaseModel:
+    model: LatentPoseModel
+    discriminator: Discriminator | None = None
+    preset: str = "custom"
+    info: dict = field(default_factory=dict)  # provenance: source, training steps, eval figures
+
+    @property
+    def cfg(self) -> ModelConfig:
+        return self.model.cfg
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)``, then rename into place: never a half-written file under ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_base(base: BaseModel, path: str | os.PathLike, half: bool = False) -> Path:
+    path = Path(path)
+    tensors = {f"model.{k}": v for k, v in base.model.state_dict().items()}
+    if base.discriminator is not None:
+        tensors.update({f"discriminator.{k}": v for k, v in base.discriminator.state_dict().items()})
+    tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+               for k, v in tensors.items()}
+    meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "preset": base.preset,
+            "config": base.cfg.to_json(), "info": json.dumps(base.info, sort_keys=True)}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    from safetensors import safe_open
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise BaseModelError(f"{path}: not a base-model file ({e})") from None
+
+
+def load_base(path: str | os.PathLike, with_discriminator: bool = True) -> BaseModel:
+    path = Path(path)
+    if not path.is_file():
+        raise BaseModelError(f"{path}: no such base-model file")
+    meta = read_metadata(path)
+    if meta.get("format") != FORMAT:
+        raise BaseModelError(f"{path}: not a puppet base model (metadata format is {meta.get('format')!r})")
+    if int(meta.get("format_version", "0")) > FORMAT_VERSION:
+        raise BaseModelError(f"{path}: base-model format {meta['format_version']} is newer than this program")
+    try:
+        cfg = ModelConfig.from_json(meta["config"])
+        tensors = load_file(str(path))
+    except (KeyError, ValueError, TypeError, SafetensorError) as e:
+        raise BaseModelError(f"{path}: damaged base-model file ({e})") from None
+    model = LatentPoseModel(cfg)
+    _load_part(model, tensors, "model.", path, strict=True)
+    disc = None
+    if with_discriminator and any(k.startswith("discriminator.") for k in tensors):
+        disc = Discriminator(cfg)
+        _load_part(disc, tensors, "discriminator.", path, strict=True)
+    return BaseModel(model=model.eval(), discriminator=disc, preset=meta.get("preset", "custom"),
+                     info=json.loads(meta.get("info", "{}")))
+
+
+def _load_part(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix: str, path: Path,
+               strict: bool) -> None:
+    part = {k[len(prefix):]: v.float() if v.is_floating_point() else v
+            for k, v in tensors.items() if k.startswith(prefix)}
+    try:
+        module.load_state_dict(part, strict=strict)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise BaseModelError(f"{path}: weights do not match the architecture in its metadata ({first})") from None

@@ -1,0 +1,102 @@
+"""Making a character: source images -> identity (feed-forward or fine-tuned) -> bundle.
+
+``make_character`` is the library function behind ``puppet-export character``. The bundle is
+written atomically at the very end, so an error or an interrupt at any step leaves no file that
+looks complete.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from puppet.bundle import Manifest, write_bundle
+
+from .base_model import BaseModel, load_base
+from .onnx_export import character_graph, check_parity, export_onnx, to_fp16
+from .sources import SourceSet, load_sources
+
+log = logging.getLogger(__name__)
+
+PARITY_TOLERANCE = 1e-4
+THUMBNAIL_SIDE = 128
+
+
+@dataclass(frozen=True)
+class CharacterOptions:
+    name: str
+    iterations: int | None = None  # None: the default for the number of images; 0: feed-forward
+    precropped: bool = False
+    use_mask: bool = True
+    use_dice: bool = True
+    fp16: bool = True
+    proxy_seed: int = 0
+    source_params: np.ndarray | None = None  # [N, NUM_PARAMS] expression of each source (proxy mode)
+
+
+def mean_identity(base: BaseModel, sources: SourceSet) -> torch.Tensor:
+    """[1, I]: the identity encoder's mean embedding of the masked source images."""
+    images = torch.from_numpy(sources.images * sources.masks)  # [N,3,R,R], background black
+    with torch.no_grad():
+        return base.model.eval().identity(images[None])  # [1,N,3,R,R] -> [1,I]
+
+
+def thumbnail_png(rgb: np.ndarray, mask: np.ndarray) -> bytes:
+    """PNG of one generator output (rgb [3,R,R], mask [1,R,R]) over a neutral grey."""
+    img = np.clip(rgb, 0, 1) * mask + 0.5 * (1 - mask)
+    img = (img.transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)  # [3,R,R] -> [R,R,3]
+    pil = Image.fromarray(img).resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.LANCZOS)
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def rest_driver(base: BaseModel, sources: SourceSet, proxy_seed: int) -> np.ndarray:
+    """float32 [1,3,R,R]: what drives the thumbnail (the proxy at rest, or the first source)."""
+    if base.cfg.driving_mode == "proxy":
+        from puppet.heads import Identity, render_head
+        from puppet.params import neutral
+
+        head = render_head(Identity.from_seed(proxy_seed), neutral(), base.cfg.resolution)
+        return (head.rgb.astype(np.float32).transpose(2, 0, 1) / 255)[None]  # [R,R,3] -> [1,3,R,R]
+    return sources.images[:1]
+
+
+def make_character(base_path: Path, image_paths: list[Path], out_path: Path,
+                   opts: CharacterOptions, preview: Path | None = None) -> Path:
+    base = load_base(base_path)
+    res = base.cfg.resolution
+    sources = load_sources(image_paths, res, precropped=opts.precropped)
+    if not opts.use_mask:
+        sources.masks[:] = 1.0
+    if opts.iterations == 0:
+        identity = mean_identity(base, sources)
+        model = base.model
+    else:
+        from .train.finetune import FinetuneConfig, finetune
+
+        cfg = FinetuneConfig(iterations=opts.iterations, use_mask=opts.use_mask, use_dice=opts.use_dice,
+                             proxy_seed=opts.proxy_seed)
+        model, identity = finetune(base, sources, cfg, source_params=opts.source_params, preview=preview)
+    graph = character_graph(model, identity)
+    graph_bytes = export_onnx(graph, res)
+    parity = check_parity(graph, graph_bytes, res, tolerance=PARITY_TOLERANCE)
+    if not parity.ok:
+        raise RuntimeError(f"exported graph differs from PyTorch by {parity.max_rel_error:.2e} "
+                           f"(tolerance {PARITY_TOLERANCE:.0e}); not writing {out_path}")
+    with torch.no_grad():
+        rgb, mask, _ = graph(torch.from_numpy(rest_driver(base, sources, opts.proxy_seed)))
+    manifest = Manifest(
+        name=opts.name, base_preset=base.preset, resolution=res, driving_mode=base.cfg.driving_mode,
+        pose_dim=base.cfg.pose_dim, num_source_images=len(sources.paths),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), proxy_seed=opts.proxy_seed,
+    )
+    return write_bundle(out_path, manifest, graph_bytes, thumbnail_png(rgb[0].numpy(), mask[0].numpy()),
+                        graph_fp16=to_fp16(graph_bytes) if opts.fp16 else None)

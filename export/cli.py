@@ -1,0 +1,150 @@
+"""``puppet-export``: the offline side's command line.
+
+Commands: ``convert-lpr`` (import the authors' checkpoint), ``character`` (make a character
+bundle from images), ``bench`` (graph speed per preset), ``heads-sheet`` (a contact sheet of the
+procedural heads), ``train`` and ``eval`` (meta-training a base model and its quality report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from puppet.bundle import BundleError
+
+from .base_model import BaseModelError, save_base
+from .sources import SourceError
+
+DEFAULT_BASE = Path(__file__).resolve().parent.parent / "assets" / "base" / "toon.safetensors"
+
+
+def cmd_convert_lpr(args: argparse.Namespace) -> int:
+    from .lpr_checkpoint import load_released
+
+    base, identity = load_released(args.checkpoint)
+    save_base(base, args.output, half=args.half)
+    note = " (it also held a fine-tuned identity, not kept: make characters with `character`)" \
+        if identity is not None else ""
+    print(f"wrote {args.output}: preset lpr256, driving mode face, {base.info['weights']} weights{note}")
+    return 0
+
+
+def _read_params(path: Path | None, count: int):
+    """Per-image expression values from a JSON list of {name: value} objects (one per image)."""
+    if path is None:
+        return None
+    from puppet.params import from_dict
+    import numpy as np
+
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise SourceError(f"{path}: cannot read expression values ({e})") from None
+    if not isinstance(raw, list) or len(raw) != count:
+        raise SourceError(f"{path}: expected a JSON list of {count} objects, one per image")
+    try:
+        return np.stack([from_dict(item) for item in raw])
+    except (KeyError, TypeError, ValueError) as e:
+        raise SourceError(f"{path}: {e}") from None
+
+
+def cmd_character(args: argparse.Namespace) -> int:
+    from .character import CharacterOptions, make_character
+
+    opts = CharacterOptions(
+        name=args.name or args.output.stem, iterations=args.iterations, precropped=args.precropped,
+        use_mask=not args.no_mask, use_dice=not (args.no_dice or args.no_mask), fp16=not args.no_fp16,
+        source_params=_read_params(args.params, len(args.images)),
+    )
+    path = make_character(args.base, args.images, args.output, opts, preview=args.preview)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import BenchConfig, run_bench
+
+    rows = run_bench(BenchConfig(presets=tuple(args.presets), batch=args.batch, seconds=args.seconds,
+                                 threads=args.threads))
+    if args.json:
+        print(json.dumps({"graph_ms": rows}))
+    else:
+        for r in rows:
+            print(f"{r['preset']:8s} {r['runtime']:32s} {r['device']:5s} batch {r['batch']:3d} "
+                  f"{r['ms_per_frame']:9.3f} ms/frame")
+    return 0
+
+
+def cmd_heads_sheet(args: argparse.Namespace) -> int:
+    from puppet.heads.sheet import write_sheet
+
+    write_sheet(args.output, identities=range(args.first_seed, args.first_seed + args.rows), size=args.size)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="puppet-export", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("convert-lpr", help="import the authors' latent-pose-release.pth as a base model")
+    c.add_argument("checkpoint", type=Path)
+    c.add_argument("-o", "--output", type=Path, required=True, help="base-model file (.safetensors)")
+    c.add_argument("--half", action="store_true", help="store weights in fp16 (half the size)")
+    c.set_defaults(func=cmd_convert_lpr)
+
+    c = sub.add_parser("character", help="make a character bundle from 1 to 16 images")
+    c.add_argument("images", type=Path, nargs="*")
+    c.add_argument("-o", "--output", type=Path, required=True, help="NAME.puppet")
+    c.add_argument("--base", type=Path, default=DEFAULT_BASE, help="base-model file (default: the embedded one)")
+    c.add_argument("--name", help="display name (default: the output file's name)")
+    c.add_argument("--iterations", type=int, default=None,
+                   help="fine-tuning steps; 0 = feed-forward identity; default depends on the number of images")
+    c.add_argument("--precropped", action="store_true", help="images are face crops already")
+    c.add_argument("--no-mask", action="store_true", help="no mask composition (for unreliable masks)")
+    c.add_argument("--no-dice", action="store_true", help="no dice loss on the mask")
+    c.add_argument("--params", type=Path, help="JSON list with each image's expression values (proxy mode)")
+    c.add_argument("--preview", type=Path, help="write crops, masks and reconstructions to this PNG")
+    c.add_argument("--no-fp16", action="store_true", help="do not add the fp16 graph")
+    c.set_defaults(func=cmd_character)
+
+    c = sub.add_parser("bench", help="ms/frame of the character graph per preset")
+    c.add_argument("--presets", nargs="+", default=["toon", "lpr256"])
+    c.add_argument("--batch", type=int, default=1)
+    c.add_argument("--seconds", type=float, default=3.0)
+    c.add_argument("--threads", type=int, default=0)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_bench)
+
+    c = sub.add_parser("heads-sheet", help="contact sheet of procedural heads")
+    c.add_argument("-o", "--output", type=Path, required=True)
+    c.add_argument("--rows", type=int, default=8)
+    c.add_argument("--first-seed", type=int, default=0)
+    c.add_argument("--size", type=int, default=128)
+    c.set_defaults(func=cmd_heads_sheet)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "images", None) == []:
+        print("puppet-export character: no source images given", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except (BaseModelError, SourceError, BundleError) as e:
+        print(f"puppet-export: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("puppet-export: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
