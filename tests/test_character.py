@@ -1,0 +1,86 @@
+"""`puppet-export character --iterations 0`: feed-forward characters, and what bad input gets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from PIL import Image
+
+from conftest import ADVENTURER
+from export.base_model import load_base
+from export.sources import load_sources
+from puppet.bundle import read_bundle
+
+
+def character(*args):
+    return subprocess.run([sys.executable, "-m", "export.cli", "character", *map(str, args)],
+                          capture_output=True, text=True)
+
+
+def test_feedforward_identity_is_mean_embedding(tiny_base, tmp_path):
+    images = [ADVENTURER / f"mina_{i}.png" for i in (0, 2, 5)]
+    out = tmp_path / "mina.puppet"
+    run = character("--base", tiny_base, *images, "-o", out, "--iterations", "0", "--precropped")
+    assert run.returncode == 0, run.stderr
+    bundle = read_bundle(out)
+    assert bundle.manifest.num_source_images == 3 and bundle.manifest.driving_mode == "proxy"
+    base = load_base(tiny_base)
+    src = load_sources(images, 32, precropped=True)
+    x = np.random.default_rng(0).random((2, 3, 32, 32), dtype=np.float32)
+    with torch.no_grad():
+        identity = base.model.identity(torch.from_numpy(src.images * src.masks)[None])
+        rgb, mask = base.model(identity.expand(2, -1), torch.from_numpy(x))
+    got = ort.InferenceSession(bundle.graph, providers=["CPUExecutionProvider"]).run(None, {"driver": x})
+    np.testing.assert_allclose(got[0], rgb.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got[1], mask.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_grayscale_and_rgb_inputs(tiny_base, tmp_path):
+    gray = tmp_path / "gray.png"
+    Image.open(ADVENTURER / "yuna_0.png").convert("L").save(gray)
+    flat = tmp_path / "flat.jpg"
+    im = Image.open(ADVENTURER / "seojun_0.png")
+    bg = Image.new("RGBA", im.size, (240, 240, 240, 255))
+    bg.alpha_composite(im)
+    bg.convert("RGB").save(flat)
+    run = character("--base", tiny_base, gray, flat, "-o", tmp_path / "two.puppet", "--iterations", "0",
+                    "--precropped")
+    assert run.returncode == 0, run.stderr
+    src = load_sources([flat], 64, precropped=True)
+    area = float((src.masks > 0.5).mean())
+    assert 0.2 < area < 0.8  # the estimated mask found the drawing on its flat background
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "tiny", "transparent", "missing"])
+def test_bad_images_fail_cleanly(tiny_base, tmp_path, kind):
+    bad = tmp_path / f"{kind}.png"
+    if kind == "corrupt":
+        bad.write_bytes((ADVENTURER / "mina_0.png").read_bytes()[:300])
+    elif kind == "tiny":
+        Image.new("RGB", (10, 10), "white").save(bad)
+    elif kind == "transparent":
+        Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(bad)
+    out = tmp_path / "x.puppet"
+    run = character("--base", tiny_base, ADVENTURER / "mina_0.png", bad, "-o", out, "--iterations", "0")
+    assert run.returncode == 1
+    assert bad.name in run.stderr and "Traceback" not in run.stderr
+    assert list(tmp_path.glob("*.puppet")) == [] and list(tmp_path.glob(".*partial")) == []
+
+
+def test_no_images_and_missing_base(tiny_base, tmp_path):
+    run = character("--base", tiny_base, "-o", tmp_path / "x.puppet", "--iterations", "0")
+    assert run.returncode == 2 and "no source images" in run.stderr
+    run = character("--base", tmp_path / "nope.safetensors", ADVENTURER / "mina_0.png", "-o",
+                    tmp_path / "x.puppet", "--iterations", "0")
+    assert run.returncode == 1 and "nope.safetensors" in run.stderr
+
+
+def test_many_images_allowed_with_note(tiny_base, tmp_path):
+    images = sorted(ADVENTURER.glob("*.png"))[:17]
+    src = load_sources(images, 32, precropped=True)
+    assert len(src.paths) == 17 and any("17 images" in w for w in src.warnings)
