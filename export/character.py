@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -70,7 +71,8 @@ def rest_driver(base: BaseModel, sources: SourceSet, proxy_seed: int) -> np.ndar
 
 
 def make_character(base_path: Path, image_paths: list[Path], out_path: Path,
-                   opts: CharacterOptions, preview: Path | None = None) -> Path:
+                   opts: CharacterOptions, preview: Path | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> Path:
     base = load_base(base_path)
     res = base.cfg.resolution
     sources = load_sources(image_paths, res, precropped=opts.precropped)
@@ -84,7 +86,8 @@ def make_character(base_path: Path, image_paths: list[Path], out_path: Path,
 
         cfg = FinetuneConfig(iterations=opts.iterations, use_mask=opts.use_mask, use_dice=opts.use_dice,
                              proxy_seed=opts.proxy_seed)
-        model, identity = finetune(base, sources, cfg, source_params=opts.source_params, preview=preview)
+        model, identity = finetune(base, sources, cfg, source_params=opts.source_params, preview=preview,
+                                   progress=progress)
     graph = character_graph(model, identity)
     graph_bytes = export_onnx(graph, res)
     parity = check_parity(graph, graph_bytes, res, tolerance=PARITY_TOLERANCE)

@@ -51,6 +51,20 @@ def _read_params(path: Path | None, count: int):
         raise SourceError(f"{path}: {e}") from None
 
 
+def _progress_printer(mode: str):
+    """``json``: one object per line on stdout, for programs (the GUI); ``text``: a bar on stderr."""
+    def json_lines(step: int, total: int) -> None:
+        print(json.dumps({"step": step, "total": total}), flush=True)
+
+    def text_bar(step: int, total: int) -> None:
+        filled = int(30 * step / max(total, 1))
+        end = "\n" if step >= total else ""
+        print(f"\rfine-tuning [{'#' * filled}{'.' * (30 - filled)}] {step}/{total}", end=end,
+              file=sys.stderr, flush=True)
+
+    return json_lines if mode == "json" else text_bar
+
+
 def cmd_character(args: argparse.Namespace) -> int:
     from .character import CharacterOptions, make_character
 
@@ -59,8 +73,9 @@ def cmd_character(args: argparse.Namespace) -> int:
         use_mask=not args.no_mask, use_dice=not (args.no_dice or args.no_mask), fp16=not args.no_fp16,
         source_params=_read_params(args.params, len(args.images)),
     )
-    path = make_character(args.base, args.images, args.output, opts, preview=args.preview)
-    print(f"wrote {path}")
+    path = make_character(args.base, args.images, args.output, opts, preview=args.preview,
+                          progress=_progress_printer(args.progress))
+    print(json.dumps({"done": str(path)}) if args.progress == "json" else f"wrote {path}")
     return 0
 
 
@@ -110,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--params", type=Path, help="JSON list with each image's expression values (proxy mode)")
     c.add_argument("--preview", type=Path, help="write crops, masks and reconstructions to this PNG")
     c.add_argument("--no-fp16", action="store_true", help="do not add the fp16 graph")
+    c.add_argument("--progress", choices=["text", "json"], default="text",
+                   help="json: one {\"step\", \"total\"} object per line on stdout, for other programs")
     c.set_defaults(func=cmd_character)
 
     c = sub.add_parser("bench", help="ms/frame of the character graph per preset")
