@@ -1,8 +1,9 @@
 """``puppet-export``: the offline side's command line.
 
 Commands: ``convert-lpr`` (import the authors' checkpoint), ``character`` (make a character
-bundle from images), ``bench`` (graph speed per preset), ``heads-sheet`` (a contact sheet of the
-procedural heads), ``train`` and ``eval`` (meta-training a base model and its quality report).
+bundle from images), ``bench`` (graph speed per preset), ``tensorrt`` (an engine ahead of time, where
+TensorRT is installed), ``heads-sheet`` (a contact sheet of the procedural heads), ``train`` and
+``eval`` (meta-training a base model and its quality report).
 """
 
 from __future__ import annotations
@@ -101,6 +102,19 @@ def cmd_heads_sheet(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tensorrt(args: argparse.Namespace) -> int:
+    from .tensorrt_build import EngineConfig, TensorRTUnavailable, build_engine
+
+    out = args.output or args.bundle.with_suffix(".plan")
+    try:
+        build_engine(args.bundle, out, EngineConfig(fp16=not args.fp32, max_batch=args.max_batch))
+    except TensorRTUnavailable as e:
+        print(f"puppet-export tensorrt: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="puppet-export", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true")
@@ -136,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--threads", type=int, default=0)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_bench)
+
+    c = sub.add_parser("tensorrt", help="build a TensorRT engine for a character (needs TensorRT)")
+    c.add_argument("bundle", type=Path)
+    c.add_argument("-o", "--output", type=Path, help="engine file (default: next to the bundle, .plan)")
+    c.add_argument("--fp32", action="store_true", help="no fp16 kernels")
+    c.add_argument("--max-batch", type=int, default=1)
+    c.set_defaults(func=cmd_tensorrt)
 
     c = sub.add_parser("heads-sheet", help="contact sheet of procedural heads")
     c.add_argument("-o", "--output", type=Path, required=True)

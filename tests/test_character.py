@@ -84,3 +84,16 @@ def test_many_images_allowed_with_note(tiny_base, tmp_path):
     images = sorted(ADVENTURER.glob("*.png"))[:17]
     src = load_sources(images, 32, precropped=True)
     assert len(src.paths) == 17 and any("17 images" in w for w in src.warnings)
+
+
+def test_tensorrt_absent_is_a_clear_error(tiny_bundle, tmp_path):
+    pytest.importorskip("onnxruntime")
+    try:
+        import tensorrt  # noqa: F401
+        pytest.skip("TensorRT is installed here: the error path does not apply")
+    except ImportError:
+        pass
+    run = subprocess.run([sys.executable, "-m", "export.cli", "tensorrt", str(tiny_bundle), "-o",
+                          str(tmp_path / "x.plan")], capture_output=True, text=True)
+    assert run.returncode == 1 and "TensorRT is not installed" in run.stderr
+    assert not (tmp_path / "x.plan").exists()
