@@ -87,7 +87,6 @@ def test_many_images_allowed_with_note(tiny_base, tmp_path):
 
 
 def test_tensorrt_absent_is_a_clear_error(tiny_bundle, tmp_path):
-    pytest.importorskip("onnxruntime")
     try:
         import tensorrt  # noqa: F401
         pytest.skip("TensorRT is installed here: the error path does not apply")
