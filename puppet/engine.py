@@ -1,0 +1,324 @@
+"""The character engine: a bundle's ``character.onnx`` run by onnxruntime, numpy in, numpy out.
+
+Providers are tried in the order TensorRT, CUDA, CPU, and the engine reports the one that
+ACTUALLY runs the graph (``session.get_providers()[0]``), because onnxruntime-gpu lists the GPU
+providers even on a machine without a GPU and quietly falls back to the CPU when they fail to load:
+
+- **TensorRT** (optional): used only when the TensorRT libraries are importable (the ``tensorrt``
+  package); fp16, with its engine and timing caches in the user's cache directory
+  (``platformdirs.user_cache_dir("puppet")/tensorrt/<graph sha256>``). onnxruntime names cached
+  engines after the GPU's compute capability, so an engine is built once per graph and GPU kind
+  (the first start takes a minute; later ones load the cache). TensorRT cannot be installed
+  from the package registries alone; without it this step is skipped without a word beyond a
+  debug log line.
+- **CUDA**: IOBinding with input and outputs bound to device buffers, and CUDA graph capture
+  (the graph is replayed for every frame: fewer kernel launches); when capture fails (an
+  operator that must run on the CPU), the session is rebuilt without it. Uses the bundle's fp16
+  graph when it has one and ``EngineConfig.fp16`` is set.
+- **CPU**: the float32 graph, ``intra_op_threads`` threads (see :class:`EngineConfig`).
+
+A missing or unusable GPU is never an exception: the engine runs on the CPU, logs a warning
+and keeps the reason in ``Engine.notice``.
+
+Public API::
+
+    EngineConfig(device="auto", intra_op_threads=None, fp16=True, cuda_graph=True, warmup_runs=2)
+    make_session(model, providers, intra_op_threads) -> onnxruntime.InferenceSession
+    Engine.load(bundle_or_path, config=EngineConfig()) -> Engine
+    engine.run(driver float32 [N,3,R,R] RGB in [0,1]) -> EngineOutput(rgb [N,3,R,R],
+                                                                   mask [N,1,R,R], pose [N,P])
+    engine.provider -> "TensorRT" | "CUDA" | "CPU";  engine.notice -> str | None
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from puppet.bundle import GRAPH, Bundle, BundleError, read_bundle
+
+log = logging.getLogger(__name__)
+
+INPUT = "driver"
+OUTPUTS = ("rgb", "mask", "pose")
+PROVIDER_NAMES = {
+    "TensorrtExecutionProvider": "TensorRT",
+    "CUDAExecutionProvider": "CUDA",
+    "CPUExecutionProvider": "CPU",
+}
+DEVICES = ("auto", "tensorrt", "cuda", "cpu")
+# onnxruntime's default logger severity (warning); restored after the quiet provider probes.
+_ORT_DEFAULT_SEVERITY = 2
+
+
+class EngineError(RuntimeError):
+    """A graph that onnxruntime cannot load or run; the message names the bundle."""
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How to run a character graph.
+
+    ``device``: "auto" tries TensorRT, CUDA, CPU in that order; a named device tries that one
+    and then the CPU. ``intra_op_threads``: None picks ``cpu_count - 1`` capped at 4 (1 on a
+    2-core machine), because the live pipeline keeps tracking busy on another core at the same
+    time; two inference threads there measured slower end to end than one. ``fp16``: TensorRT
+    builds fp16 engines, CUDA runs the bundle's fp16 graph; the CPU always runs float32.
+    """
+
+    device: str = "auto"
+    intra_op_threads: int | None = None
+    fp16: bool = True
+    cuda_graph: bool = True
+    warmup_runs: int = 2
+    trt_cache_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"device {self.device!r} is not one of {DEVICES}")
+
+    def threads(self) -> int:
+        if self.intra_op_threads is not None:
+            return max(1, self.intra_op_threads)
+        return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+@dataclass(frozen=True)
+class EngineOutput:
+    rgb: np.ndarray  # float32 [N,3,R,R], colour before masking, may stray slightly outside [0,1]
+    mask: np.ndarray  # float32 [N,1,R,R] in [0,1]
+    pose: np.ndarray  # float32 [N,P], the pose embedding of the driver
+
+
+ProviderSpec = tuple[str, dict[str, str]]
+
+
+def make_session(model: bytes | str | os.PathLike, providers: Sequence[ProviderSpec],
+                 intra_op_threads: int) -> ort.InferenceSession:
+    """The one place onnxruntime sessions are made: explicit threads, optimisation, providers.
+
+    ``providers`` is an ordered list of (provider name, options); the CPU provider is always
+    appended last so a failed GPU provider degrades to the CPU instead of raising.
+    """
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = intra_op_threads
+    so.inter_op_num_threads = 1  # the graph is one chain; parallel branches gain nothing
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning threads would steal the core the tracker runs on.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    chain = [(name, dict(opts)) for name, opts in providers if name != "CPUExecutionProvider"]
+    chain.append(("CPUExecutionProvider", {}))
+    if isinstance(model, (str, os.PathLike)):
+        model = str(model)
+    return ort.InferenceSession(model, sess_options=so, providers=[n for n, _ in chain],
+                                provider_options=[o for _, o in chain])
+
+
+def _tensorrt_available() -> bool:
+    # onnxruntime's TensorRT provider needs the TensorRT libraries; without them it prints an
+    # error block to stdout on every attempt, so look for them before asking for it.
+    return importlib.util.find_spec("tensorrt") is not None
+
+
+def _trt_options(config: EngineConfig, bundle: Bundle) -> dict[str, str]:
+    if config.trt_cache_dir is not None:
+        root = Path(config.trt_cache_dir)
+    else:
+        import platformdirs
+
+        root = Path(platformdirs.user_cache_dir("puppet", appauthor=False)) / "tensorrt"
+    cache = root / bundle.manifest.members.get(GRAPH, "unknown")[:16]
+    cache.mkdir(parents=True, exist_ok=True)
+    r = bundle.manifest.resolution
+    shape = f"{INPUT}:1x3x{r}x{r}"  # the live path runs batch 1; one optimisation profile
+    return {
+        "trt_fp16_enable": "1" if config.fp16 else "0",
+        "trt_engine_cache_enable": "1",
+        "trt_engine_cache_path": str(cache),
+        "trt_timing_cache_enable": "1",
+        "trt_timing_cache_path": str(cache),
+        "trt_profile_min_shapes": shape,
+        "trt_profile_opt_shapes": shape,
+        "trt_profile_max_shapes": shape,
+    }
+
+
+class _BoundRunner:
+    """CUDA IOBinding over fixed device buffers for batch 1 (what CUDA graph replay needs)."""
+
+    def __init__(self, session: ort.InferenceSession, resolution: int, pose_dim: int):
+        self.session = session
+        self.input = ort.OrtValue.ortvalue_from_shape_and_type(
+            [1, 3, resolution, resolution], np.float32, "cuda", 0)
+        shapes = {"rgb": [1, 3, resolution, resolution], "mask": [1, 1, resolution, resolution],
+                  "pose": [1, pose_dim]}
+        self.outputs = {name: ort.OrtValue.ortvalue_from_shape_and_type(shapes[name], np.float32, "cuda", 0)
+                        for name in OUTPUTS}
+        self.binding = session.io_binding()
+        self.binding.bind_ortvalue_input(INPUT, self.input)
+        for name, value in self.outputs.items():
+            self.binding.bind_ortvalue_output(name, value)
+
+    def run(self, driver: np.ndarray) -> list[np.ndarray]:
+        self.input.update_inplace(np.ascontiguousarray(driver))
+        self.session.run_with_iobinding(self.binding)
+        return [self.outputs[name].numpy() for name in OUTPUTS]
+
+
+class Engine:
+    """One character graph in one onnxruntime session. ``run`` is safe to call from one thread
+    at a time (the pipeline's inference thread); ``close`` releases the session."""
+
+    def __init__(self, bundle: Bundle, session: ort.InferenceSession, config: EngineConfig,
+                 notice: str | None, bound: _BoundRunner | None):
+        self.bundle = bundle
+        self.manifest = bundle.manifest
+        self.config = config
+        self.notice = notice
+        self._session = session
+        self._bound = bound
+        self._lock = threading.Lock()
+        self.provider = PROVIDER_NAMES.get(session.get_providers()[0], session.get_providers()[0])
+
+    @property
+    def resolution(self) -> int:
+        return self.manifest.resolution
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @classmethod
+    def load(cls, source: Bundle | str | os.PathLike, config: EngineConfig | None = None) -> "Engine":
+        """Read (and validate) a bundle, open a session on the best provider that loads, warm up.
+
+        Raises BundleError for a bad bundle and EngineError for a graph onnxruntime rejects.
+        """
+        config = config or EngineConfig()
+        bundle = source if isinstance(source, Bundle) else read_bundle(source)
+        session, notice, bound = _open(bundle, config)
+        engine = cls(bundle, session, config, notice, bound)
+        if notice:
+            log.warning("%s: %s", bundle.path, notice)
+        engine.warmup()
+        return engine
+
+    def warmup(self) -> None:
+        r = self.resolution
+        driver = np.full((1, 3, r, r), 0.5, dtype=np.float32)
+        for _ in range(self.config.warmup_runs):
+            self.run(driver)
+
+    def run(self, driver: np.ndarray) -> EngineOutput:
+        """driver: float32 [N,3,R,R] RGB in [0,1] -> EngineOutput (rgb, mask, pose)."""
+        r = self.resolution
+        if driver.ndim != 4 or driver.shape[1:] != (3, r, r):
+            raise ValueError(f"{self.bundle.path}: driver must be [N,3,{r},{r}], got {list(driver.shape)}")
+        driver = np.ascontiguousarray(driver, dtype=np.float32)
+        with self._lock:
+            if self._session is None:
+                raise EngineError(f"{self.bundle.path}: engine is closed")
+            if self._bound is not None:
+                if driver.shape[0] != 1:
+                    raise ValueError(f"{self.bundle.path}: the CUDA-graph engine runs batch 1 only")
+                rgb, mask, pose = self._bound.run(driver)
+            else:
+                rgb, mask, pose = self._session.run(list(OUTPUTS), {INPUT: driver})
+        return EngineOutput(rgb=rgb, mask=mask, pose=pose)
+
+    def close(self) -> None:
+        with self._lock:
+            self._session = None
+            self._bound = None
+
+
+def _open(bundle: Bundle, config: EngineConfig) -> tuple[ort.InferenceSession, str | None, _BoundRunner | None]:
+    """Try the providers the config allows, best first; return the session that really runs."""
+    available = set(ort.get_available_providers())
+    wanted = ["tensorrt", "cuda"] if config.device == "auto" else [config.device]
+    threads = config.threads()
+    reasons: list[str] = []
+    for device in wanted:
+        if device == "cpu":
+            break
+        if device == "tensorrt":
+            if "TensorrtExecutionProvider" not in available or not _tensorrt_available():
+                log.debug("TensorRT libraries not installed; skipping the TensorRT provider")
+                if config.device == "tensorrt":
+                    reasons.append("TensorRT libraries are not installed")
+                continue
+            attempt = _try_gpu(bundle, bundle.graph, "TensorrtExecutionProvider",
+                               _trt_options(config, bundle), threads)
+        else:
+            if "CUDAExecutionProvider" not in available:
+                reasons.append("this onnxruntime build has no CUDA provider")
+                continue
+            attempt = _open_cuda(bundle, config, threads)
+        if isinstance(attempt, str):
+            reasons.append(attempt)
+            continue
+        return attempt[0], None, attempt[1]
+    session = _create(bundle, bundle.graph, [], threads)
+    notice = ("running on the CPU: " + "; ".join(reasons)) if reasons else None
+    return session, notice, None
+
+
+def _create(bundle: Bundle, graph: bytes, providers: Sequence[ProviderSpec], threads: int) -> ort.InferenceSession:
+    try:
+        return make_session(graph, providers, threads)
+    except Exception as e:  # onnxruntime raises several unrelated types for a bad graph
+        raise EngineError(f"{bundle.path}: onnxruntime cannot load the character graph ({e})") from None
+
+
+def _quiet_create(bundle: Bundle, graph: bytes, providers: Sequence[ProviderSpec], threads: int) -> ort.InferenceSession:
+    # A provider whose libraries are missing logs a screenful of errors; the notice says it once.
+    ort.set_default_logger_severity(4)
+    try:
+        return _create(bundle, graph, providers, threads)
+    finally:
+        ort.set_default_logger_severity(_ORT_DEFAULT_SEVERITY)
+
+
+def _try_gpu(bundle: Bundle, graph: bytes, provider: str, options: dict[str, str],
+             threads: int) -> tuple[ort.InferenceSession, None] | str:
+    session = _quiet_create(bundle, graph, [(provider, options)], threads)
+    if session.get_providers()[0] != provider:
+        return f"{PROVIDER_NAMES[provider]} provider did not load (no usable GPU or its libraries are missing)"
+    return session, None
+
+
+def _open_cuda(bundle: Bundle, config: EngineConfig, threads: int) -> tuple[ort.InferenceSession, _BoundRunner | None] | str:
+    graph = bundle.graph_fp16 if (config.fp16 and bundle.graph_fp16 is not None) else bundle.graph
+    m = bundle.manifest
+    if config.cuda_graph:
+        attempt = _try_gpu(bundle, graph, "CUDAExecutionProvider", {"enable_cuda_graph": "1"}, threads)
+        if isinstance(attempt, str):
+            return attempt
+        session = attempt[0]
+        try:
+            bound = _BoundRunner(session, m.resolution, m.pose_dim)
+            bound.run(np.zeros((1, 3, m.resolution, m.resolution), np.float32))  # captures the graph
+            return session, bound
+        except Exception as e:  # capture refuses graphs with CPU-only nodes; run without it
+            log.info("%s: CUDA graph capture unavailable (%s); running CUDA without it", bundle.path, e)
+    attempt = _try_gpu(bundle, graph, "CUDAExecutionProvider", {}, threads)
+    if isinstance(attempt, str):
+        return attempt
+    session = attempt[0]
+    try:
+        return session, _BoundRunner(session, m.resolution, m.pose_dim)
+    except Exception as e:  # no device buffers: fall back to plain run, still on CUDA
+        log.info("%s: IOBinding unavailable (%s)", bundle.path, e)
+        return session, None
+
+
+__all__ = ["Engine", "EngineConfig", "EngineError", "EngineOutput", "make_session", "BundleError"]
