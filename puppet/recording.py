@@ -1,0 +1,367 @@
+"""Recording finished frames to MP4 (H.264) or GIF, finalised whatever way the run ends.
+
+MP4: libx264 through PyAV, constant frame rate, yuv420p, even dimensions (an odd last row or
+column is cropped). The file is written FRAGMENTED (``frag_keyframe+empty_moov+
+default_base_moof``) with a keyframe every ``keyframe_interval_s``: each second is a
+self-contained fragment on disk, so a process killed outright (SIGKILL, power loss) leaves a
+file that plays up to its last complete fragment. ``tune=zerolatency`` keeps the encoder from
+holding frames back, so that fragment is at most about a second old.
+
+GIF: written INCREMENTALLY: the header and a global palette (adaptive, from the first frame,
+255 colours; index 255 is transparent) go out first, then each frame as soon as it arrives,
+flushed; memory stays constant whatever the length. Unchanged pixels are written as
+transparent and each frame is cropped to the rectangle that changed (frame differencing), which
+keeps a talking head small. Frames with an alpha channel (transparent background) are written
+whole with "restore to background" disposal instead. The frame rate is capped at
+``gif_max_fps`` (every k-th frame kept, delays adjusted) because GIF players round delays to
+1/100 s and big GIFs at 30 frames/s gain nothing.
+
+A failing write (a full disk, a vanished drive) stops the writer with :class:`RecordingError`
+naming the file; what was written before stays playable.
+
+Public API::
+
+    RecordingConfig(fps=30.0, crf=20, preset="veryfast", keyframe_interval_s=1.0, gif_max_fps=15.0)
+    open_writer(path, width, height, config) -> Mp4Writer | GifWriter  (by suffix)
+    writer.write(image uint8 [H,W,3] RGB or [H,W,4] RGBA); writer.close()
+    Recorder(path, config, live)              # a writer on its own thread, started lazily
+    recorder.submit(image, t_capture) -> bool; recorder.stop() -> RecordingResult
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+import av
+import numpy as np
+from PIL import GifImagePlugin, Image
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".mp4", ".gif")
+GIF_TRANSPARENT = 255
+
+
+class RecordingError(RuntimeError):
+    """A recording that cannot be written or continued; the message names the file."""
+
+
+@dataclass(frozen=True)
+class RecordingConfig:
+    fps: float = 30.0
+    crf: int = 20
+    preset: str = "veryfast"
+    keyframe_interval_s: float = 1.0
+    gif_max_fps: float = 15.0
+    queue_frames: int = 8  # frames waiting for the encoder before LIVE mode drops
+    max_gap_s: float = 2.0  # LIVE: longest stall filled with repeats of the last frame
+
+
+@dataclass(frozen=True)
+class RecordingResult:
+    path: Path
+    frames: int  # frames in the file (repeats that keep the rate constant included)
+    duration_s: float
+    dropped: int  # frames not recorded because the encoder was behind (LIVE mode only)
+    error: str | None = None
+
+
+class FrameWriter(Protocol):
+    path: Path
+    frames: int
+    fps: float
+
+    def write(self, image: np.ndarray) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _os_reason(e: BaseException) -> str:
+    return getattr(e, "strerror", None) or str(e)
+
+
+class Mp4Writer:
+    """Fragmented H.264 MP4 at a constant rate; each ``write`` is one frame period."""
+
+    def __init__(self, path: Path, width: int, height: int, config: RecordingConfig):
+        self.path = path
+        self.fps = config.fps
+        self.frames = 0
+        self.width, self.height = width - width % 2, height - height % 2
+        if self.width < 2 or self.height < 2:
+            raise RecordingError(f"{path}: frame {width}x{height} is too small for video")
+        rate = Fraction(config.fps).limit_denominator(1001)
+        gop = max(1, round(config.fps * config.keyframe_interval_s))
+        try:
+            self._container = av.open(str(path), "w", format="mp4",
+                                      options={"movflags": "frag_keyframe+empty_moov+default_base_moof"})
+        except (av.FFmpegError, OSError) as e:
+            raise RecordingError(f"{path}: cannot create ({_os_reason(e)})") from None
+        stream = self._container.add_stream("libx264", rate=rate)
+        stream.width, stream.height = self.width, self.height
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = 1 / rate
+        # A fixed GOP (no scene-cut keyframes) makes every fragment one keyframe interval long.
+        stream.options = {"crf": str(config.crf), "preset": config.preset, "tune": "zerolatency",
+                          "g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
+        self._stream = stream
+        self._closed = False
+
+    def write(self, image: np.ndarray) -> None:
+        rgb = np.ascontiguousarray(image[:self.height, :self.width, :3])  # drop alpha, odd edge
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = self.frames
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        except (av.FFmpegError, OSError) as e:
+            raise RecordingError(f"{self.path}: cannot write ({_os_reason(e)}); "
+                                 f"kept {self.frames} frames") from None
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        errors = []
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+        except (av.FFmpegError, OSError) as e:
+            errors.append(e)
+        try:
+            self._container.close()
+        except (av.FFmpegError, OSError) as e:
+            errors.append(e)
+        if errors:
+            raise RecordingError(f"{self.path}: cannot finish the file ({_os_reason(errors[0])}); "
+                                 "the fragments already written still play")
+
+
+class GifWriter:
+    """Incremental GIF: global adaptive palette, frame differencing, flushed frame by frame."""
+
+    def __init__(self, path: Path, width: int, height: int, config: RecordingConfig):
+        self.path = path
+        self.width, self.height = width, height
+        self.stride = max(1, math.ceil(config.fps / config.gif_max_fps - 1e-6))
+        self.fps = config.fps / self.stride
+        self.frames = 0  # frames in the file
+        self._offered = 0  # frames given to write(), before the rate cap
+        self._palette: Image.Image | None = None
+        self._colors = 0
+        self._previous: np.ndarray | None = None  # palette indices of the last frame shown
+        try:
+            self._file: BinaryIO | None = open(path, "wb")
+        except OSError as e:
+            raise RecordingError(f"{path}: cannot create ({_os_reason(e)})") from None
+
+    def _start(self, rgb: np.ndarray) -> None:
+        quantized = Image.fromarray(rgb).quantize(colors=GIF_TRANSPARENT, method=Image.Quantize.MEDIANCUT)
+        colors = np.asarray(quantized.getpalette()[: 3 * GIF_TRANSPARENT], np.uint8).reshape(-1, 3)  # [n*3] -> [n,3]
+        self._colors = len(colors)
+        table = np.zeros((256, 3), np.uint8)
+        table[: self._colors] = colors
+        # Unused entries repeat colour 0, so nearest-colour search never prefers them.
+        table[self._colors:] = colors[0]
+        self._palette = Image.new("P", (1, 1))
+        self._palette.putpalette(table.reshape(-1).tolist())  # [256,3] -> [768]
+        header = (b"GIF89a" + self.width.to_bytes(2, "little") + self.height.to_bytes(2, "little")
+                  + bytes([0xF7, 0, 0]) + table.tobytes()
+                  # NETSCAPE2.0 application extension: loop forever
+                  + b"!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")
+        self._emit(header)
+
+    def _emit(self, data: bytes) -> None:
+        assert self._file is not None
+        try:
+            self._file.write(data)
+            self._file.flush()
+        except OSError as e:
+            raise RecordingError(f"{self.path}: cannot write ({_os_reason(e)}); kept {self.frames} frames") from None
+
+    def _delay_ms(self) -> int:
+        # Centisecond delays that add up to the true duration instead of drifting.
+        cs = round((self.frames + 1) * 100 / self.fps) - round(self.frames * 100 / self.fps)
+        return max(2, cs) * 10
+
+    def write(self, image: np.ndarray) -> None:
+        self._offered += 1
+        if (self._offered - 1) % self.stride:
+            return
+        rgb = np.ascontiguousarray(image[:self.height, :self.width, :3])
+        if self._palette is None:
+            self._start(rgb)
+        indices = np.asarray(Image.fromarray(rgb).quantize(palette=self._palette, dither=Image.Dither.NONE))
+        indices = np.where(indices >= self._colors, 0, indices).astype(np.uint8)
+        offset = (0, 0)
+        params = {"duration": self._delay_ms(), "transparency": GIF_TRANSPARENT}
+        if image.shape[2] == 4:
+            indices[image[:self.height, :self.width, 3] < 128] = GIF_TRANSPARENT
+            params["disposal"] = 2  # clear before the next frame: pixels may become transparent
+            patch = indices
+        elif self._previous is None:
+            patch = indices
+            params["disposal"] = 1
+        else:
+            changed = indices != self._previous
+            params["disposal"] = 1  # leave in place: the next frame draws only what changed
+            if changed.any():
+                rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+                y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+                patch = np.where(changed[y0:y1, x0:x1], indices[y0:y1, x0:x1], GIF_TRANSPARENT).astype(np.uint8)
+                offset = (int(x0), int(y0))
+            else:
+                patch = np.full((1, 1), GIF_TRANSPARENT, np.uint8)
+        self._previous = indices
+        im = Image.fromarray(patch, "P")
+        self._emit(b"".join(GifImagePlugin.getdata(im, offset, **params)))
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        f, self._file = self._file, None
+        try:
+            if self._palette is not None:
+                f.write(b";")  # trailer
+            f.close()
+        except OSError as e:
+            raise RecordingError(f"{self.path}: cannot finish the file ({_os_reason(e)})") from None
+        finally:
+            if not f.closed:
+                f.close()
+
+
+def check_output_path(path: str | Path) -> Path:
+    """Refuse an unknown suffix or a folder that is missing or read-only, before any work."""
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise RecordingError(f"{path}: output must end in {' or '.join(SUFFIXES)}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise RecordingError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise RecordingError(f"{path}: not writable")
+    return path
+
+
+def open_writer(path: str | Path, width: int, height: int, config: RecordingConfig) -> FrameWriter:
+    path = check_output_path(path)
+    if path.suffix.lower() == ".gif":
+        return GifWriter(path, width, height, config)
+    return Mp4Writer(path, width, height, config)
+
+
+_STOP = object()
+
+
+class Recorder:
+    """A writer fed from another thread through a bounded queue.
+
+    OFFLINE (``live=False``): every submitted frame is written once, in order; ``submit``
+    blocks while the encoder is behind. LIVE: frames carry their capture time; the writer
+    keeps a constant rate by repeating the last frame over gaps and skipping frames that fall
+    in an already-written slot, and drops (counts) frames when its queue is full, so recording
+    never slows the live view. The file is opened on the first frame (its size is known then).
+    """
+
+    def __init__(self, path: str | Path, config: RecordingConfig = RecordingConfig(), live: bool = False):
+        self.path = check_output_path(path)
+        self.config = config
+        self.live = live
+        self.dropped = 0
+        self.error: RecordingError | None = None
+        self._writer: FrameWriter | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=config.queue_frames)
+        self._t0: float | None = None
+        self._slot = -1  # LIVE: the last frame period written
+        self._last: np.ndarray | None = None
+        self._result: RecordingResult | None = None
+        self._thread = threading.Thread(target=self._loop, name=f"recorder {self.path.name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def frames(self) -> int:
+        return self._writer.frames if self._writer is not None else 0
+
+    def submit(self, image: np.ndarray, t_capture: float | None = None) -> bool:
+        """Queue one frame; False once the recorder has failed or stopped (see ``error``)."""
+        if self.error is not None or self._result is not None:
+            return False
+        item = (image, time.perf_counter() if t_capture is None else t_capture)
+        if self.live:
+            try:
+                self._queue.put_nowait(item)
+            except queue.Full:
+                self.dropped += 1
+        else:
+            while self.error is None:
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+        return self.error is None
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if self.error is not None:
+                continue  # drain whatever was queued before the failure
+            image, t = item
+            try:
+                self._write(image, t)
+            except RecordingError as e:
+                self.error = e
+                log.error("%s", e)
+            except Exception as e:  # an encoder bug must not leave the file unfinalised
+                self.error = RecordingError(f"{self.path}: recording failed ({e})")
+                log.exception("%s: recording failed", self.path)
+
+    def _write(self, image: np.ndarray, t: float) -> None:
+        if self._writer is None:
+            self._writer = open_writer(self.path, image.shape[1], image.shape[0], self.config)
+            self._t0 = t
+        if not self.live:
+            self._writer.write(image)
+            return
+        assert self._t0 is not None
+        slot = round((t - self._t0) * self.config.fps)
+        if slot <= self._slot:
+            return  # this frame period already has its frame
+        repeats = min(slot - self._slot - 1, int(self.config.max_gap_s * self.config.fps))
+        if self._last is not None:
+            for _ in range(repeats):
+                self._writer.write(self._last)
+        self._writer.write(image)
+        self._last = image
+        self._slot = slot
+
+    def stop(self) -> RecordingResult:
+        """Write what is queued, finalise the file, and say what it holds. Idempotent."""
+        if self._result is not None:
+            return self._result
+        self._queue.put(_STOP)
+        self._thread.join()
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except RecordingError as e:
+                self.error = self.error or e
+        frames = self.frames
+        fps = self._writer.fps if self._writer is not None else self.config.fps
+        self._result = RecordingResult(self.path, frames, frames / fps, self.dropped,
+                                       str(self.error) if self.error else None)
+        return self._result
