@@ -179,14 +179,15 @@ class VideoFileSource:
             return None
         image = vf.to_ndarray(format="rgb24")
         pts = self._pass_offset + (float(vf.time) if vf.time is not None else self._index / self.fps)
+        decoded = time.perf_counter()
         if self.live:
+            # Pacing is waiting, not work: capture_ms stays the decode time.
             if self._t0 is None:
                 self._t0 = start - pts
             delay = self._t0 + pts - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-        now = time.perf_counter()
-        frame = Frame(image, self._index, now, pts, (now - start) * 1000.0)
+        frame = Frame(image, self._index, time.perf_counter(), pts, (decoded - start) * 1000.0)
         self._index += 1
         return frame
 
