@@ -1,0 +1,271 @@
+"""The ``puppet`` command.
+
+    puppet                                   open the GUI
+    puppet render --character C --driver VIDEO|CAMERA_INDEX -o OUT.mp4|OUT.gif
+                  [--side-by-side] [--background COLOR|IMAGE|none] [--frames N] [--size PX]
+                  [--mirror] [--device auto|tensorrt|cuda|cpu] [--virtual-camera]
+    puppet characters                        list demo and user characters
+    puppet characters import FILE.puppet     validate and copy a bundle into the user library
+    puppet bench [--json] [--character C] [--driver VIDEO] [--frames N] [--soak N]
+
+A video file is rendered frame by frame in order (every frame, as fast as the machine goes);
+a camera index runs live until ``--frames`` or Ctrl-C. Bad input gives one line on stderr
+naming the file or device and what is wrong, and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+EXIT_BAD_INPUT = 2
+EXIT_RUN_FAILED = 1
+
+
+class CliError(Exception):
+    """A one-line message for the user."""
+
+
+def _progress_printer(total: int | None, stream=sys.stderr) -> Callable[[int, bool], None]:
+    """A text progress line on stderr, redrawn at most four times a second."""
+    started = time.monotonic()
+    last = [0.0]
+
+    def show(done: int, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - last[0] < 0.25:
+            return
+        last[0] = now
+        fps = done / (now - started) if now > started else 0.0
+        if total:
+            width = 30
+            filled = int(width * min(done, total) / total)
+            bar = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        else:
+            bar = f"{done} frames"
+        stream.write(f"\rrender {bar} {fps:5.1f} fps")
+        if final:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
+def _virtual_camera(fps: float) -> Callable:
+    try:
+        import pyvirtualcam
+    except ImportError:
+        raise CliError("--virtual-camera needs pyvirtualcam: pip install 'puppet[virtualcam]'") from None
+    state: dict = {}
+
+    def send(image) -> None:
+        rgb = image[..., :3]
+        cam = state.get("cam")
+        if cam is None:
+            try:
+                cam = state["cam"] = pyvirtualcam.Camera(width=rgb.shape[1], height=rgb.shape[0], fps=fps)
+            except RuntimeError as e:
+                raise CliError(f"virtual camera: no device available ({e})") from None
+        cam.send(rgb)
+
+    send.state = state  # type: ignore[attr-defined]
+    return send
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from puppet.capture import CameraConfig, open_source
+    from puppet.compose import ComposeConfig, parse_background
+    from puppet.engine import Engine, EngineConfig
+    from puppet.library import resolve_character
+    from puppet.pipeline import Mode, Pipeline, PipelineConfig
+    from puppet.recording import RecordingConfig, check_output_path
+
+    if args.output is None and not args.virtual_camera:
+        raise CliError("render: give -o OUT.mp4|OUT.gif (or --virtual-camera)")
+    background = parse_background(args.background)
+    if args.output is not None:
+        out = check_output_path(args.output)
+        if out.suffix.lower() == ".mp4" and background.has_alpha:
+            raise CliError(f"{out}: MP4 has no transparency; use --background COLOR or write a .gif")
+    if args.frames is not None and args.frames < 1:
+        raise CliError(f"--frames must be at least 1, not {args.frames}")
+    engine = Engine.load(resolve_character(args.character), EngineConfig(device=args.device))
+    if engine.notice:
+        print(f"puppet: {engine.notice}", file=sys.stderr)
+    camera = str(args.driver).strip().isdigit()
+    source = open_source(args.driver, CameraConfig(), realtime=False)
+    mode = Mode.LIVE if camera else Mode.OFFLINE
+    config = PipelineConfig(mode=mode, mirror=args.mirror, max_frames=args.frames,
+                            compose=ComposeConfig(background=background, size=args.size,
+                                                  side_by_side=args.side_by_side))
+    total = args.frames
+    frame_count = getattr(source, "frame_count", 0)
+    if frame_count:
+        total = min(total, frame_count) if total else frame_count
+    show = _progress_printer(total)
+    virtual = _virtual_camera(source.fps) if args.virtual_camera else None
+    failures: list[str] = []
+    abort = threading.Event()  # set by Ctrl-C or a failing virtual camera
+    done = [0]
+
+    def on_frame(result) -> None:
+        if virtual is not None and not abort.is_set():
+            try:
+                virtual(result.image)
+            except CliError as e:
+                failures.append(str(e))
+                abort.set()
+        done[0] += 1
+        show(done[0])
+
+    pipe = Pipeline(engine, source, config, on_frame=on_frame)
+    if args.output is not None:
+        pipe.start_recording(args.output, RecordingConfig(fps=source.fps))
+    previous = signal.signal(signal.SIGINT, lambda *_: abort.set())
+    try:
+        pipe.start()
+        while pipe.running and not abort.is_set():
+            time.sleep(0.05)
+        summary = pipe.stop() if abort.is_set() else pipe.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        cam = virtual.state.get("cam") if virtual is not None else None  # type: ignore[attr-defined]
+        if cam is not None:
+            cam.close()
+    show(done[0], final=True)
+    rec = summary.recording
+    if rec is not None:
+        print(f"wrote {rec.path}: {rec.frames} frames, {rec.duration_s:.2f} s"
+              + (f", {rec.dropped} dropped" if rec.dropped else ""), file=sys.stderr)
+    if summary.errors:
+        print(f"puppet: per-frame errors: {summary.errors}", file=sys.stderr)
+    error = summary.error or (rec.error if rec is not None else None) or (failures[0] if failures else None)
+    if error:
+        print(f"puppet: error: {error}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    if summary.frames_out == 0:
+        print(f"puppet: error: {args.driver}: no frame came through", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return 130 if abort.is_set() else 0
+
+
+def cmd_characters(args: argparse.Namespace) -> int:
+    from puppet.library import import_character, list_characters, user_characters_dir
+
+    if args.action == "import":
+        if not args.file:
+            raise CliError("characters import: give the .puppet file to import")
+        entry = import_character(args.file, overwrite=args.force)
+        print(f"imported {entry.name} -> {entry.path}")
+        return 0
+    entries = list_characters()
+    if not entries:
+        print(f"no characters (the user library is {user_characters_dir()})")
+    for e in entries:
+        print(f"{e.name:24s} {e.origin:5s} {e.path}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from puppet.bench import BenchConfig, run_bench, run_soak
+
+    config = BenchConfig(character=args.character, driver=args.driver, frames=args.frames,
+                         device=args.device)
+    if args.soak:
+        report = run_soak(config, args.soak)
+        ok = report["rss_growth_mb"] <= report["rss_limit_mb"] and report["error"] is None
+    else:
+        report = run_bench(config)
+        ok = report.get("error") is None
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, value in report.items():
+            print(f"{key:24s} {value}")
+    return 0 if ok else EXIT_RUN_FAILED
+
+
+def cmd_gui(argv: Sequence[str]) -> int:
+    try:
+        import puppet.gui
+    except ImportError as e:
+        raise CliError(f"the GUI cannot start ({e})") from None
+    return puppet.gui.run(list(argv))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="puppet", description="Drive a drawn character with your face.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens inside")
+    sub = parser.add_subparsers(dest="command")
+
+    r = sub.add_parser("render", help="turn a video or a camera into an MP4 or GIF")
+    r.add_argument("--character", "-c", required=True, help="library name or path to a .puppet")
+    r.add_argument("--driver", "-d", required=True, help="video file, or camera index (0, 1, ...)")
+    r.add_argument("-o", "--output", help="OUT.mp4 or OUT.gif")
+    r.add_argument("--side-by-side", action="store_true", help="put the driver frame beside the character")
+    r.add_argument("--background", default="green", help="colour name, #rrggbb, r,g,b, image path, or none")
+    r.add_argument("--frames", type=int, help="stop after this many frames")
+    r.add_argument("--size", type=int, default=256, help="side of the character picture in pixels")
+    r.add_argument("--mirror", action="store_true", help="mirror the driver (selfie view)")
+    r.add_argument("--device", choices=("auto", "tensorrt", "cuda", "cpu"), default="auto")
+    r.add_argument("--virtual-camera", action="store_true", help="also send frames to a virtual camera")
+    r.set_defaults(run=cmd_render)
+
+    c = sub.add_parser("characters", help="list or import characters")
+    c.add_argument("action", nargs="?", choices=("list", "import"), default="list")
+    c.add_argument("file", nargs="?", help="the .puppet file to import")
+    c.add_argument("--force", action="store_true", help="replace a library character of the same name")
+    c.set_defaults(run=cmd_characters)
+
+    b = sub.add_parser("bench", help="measure the live path (per-stage ms, fps, latency)")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--character", "-c", help="library name or .puppet (default: first demo character)")
+    b.add_argument("--driver", "-d", help="video file (default: the demo clip)")
+    b.add_argument("--frames", type=int, default=200, help="frames per measured run")
+    b.add_argument("--soak", type=int, metavar="N", help="run N frames and check resident memory")
+    b.add_argument("--device", choices=("auto", "tensorrt", "cuda", "cpu"), default="auto")
+    b.set_defaults(run=cmd_bench)
+    return parser
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from puppet.assets import AssetError
+    from puppet.bundle import BundleError
+    from puppet.capture import CaptureError
+    from puppet.compose import BackgroundError
+    from puppet.engine import EngineError
+    from puppet.library import LibraryError
+    from puppet.pipeline import PipelineError
+    from puppet.recording import RecordingError
+
+    return (CliError, AssetError, BundleError, CaptureError, BackgroundError, EngineError, LibraryError,
+            PipelineError, RecordingError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if not argv:
+            return cmd_gui(argv)
+        args = build_parser().parse_args(argv)
+        # Failures reach the user as one line from here; the log is for --verbose.
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.CRITICAL,
+                            format="puppet: %(levelname)s: %(message)s")
+        if args.command is None:
+            return cmd_gui([])
+        return args.run(args)
+    except _known_errors() as e:
+        print(f"puppet: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
