@@ -34,12 +34,13 @@ import logging
 import math
 import os
 import queue
+import struct
 import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Iterator, Protocol
 
 import av
 import numpy as np
@@ -115,6 +116,7 @@ class Mp4Writer:
                           "g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
         self._stream = stream
         self._closed = False
+        self._failed = False
 
     def write(self, image: np.ndarray) -> None:
         rgb = np.ascontiguousarray(image[:self.height, :self.width, :3])  # drop alpha, odd edge
@@ -124,27 +126,85 @@ class Mp4Writer:
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
         except (av.FFmpegError, OSError) as e:
-            raise RecordingError(f"{self.path}: cannot write ({_os_reason(e)}); "
-                                 f"kept {self.frames} frames") from None
+            self._failed = True
+            raise RecordingError(f"{self.path}: cannot write ({_os_reason(e)})") from None
         self.frames += 1
 
     def close(self) -> None:
+        """Flush the encoder and finish the file. After a failed write the file is cut back to
+        its last complete fragment (which also frees the space a full disk needs)."""
         if self._closed:
             return
         self._closed = True
-        errors = []
-        try:
-            for packet in self._stream.encode(None):
-                self._container.mux(packet)
-        except (av.FFmpegError, OSError) as e:
-            errors.append(e)
+        errors: list[BaseException] = []
+        if not self._failed:
+            try:
+                for packet in self._stream.encode(None):
+                    self._container.mux(packet)
+            except (av.FFmpegError, OSError) as e:
+                errors.append(e)
         try:
             self._container.close()
         except (av.FFmpegError, OSError) as e:
             errors.append(e)
+        if self._failed or errors:
+            self.frames = trim_fragmented_mp4(self.path)
         if errors:
-            raise RecordingError(f"{self.path}: cannot finish the file ({_os_reason(errors[0])}); "
-                                 "the fragments already written still play")
+            raise RecordingError(f"{self.path}: cannot finish the file ({_os_reason(errors[0])})")
+
+
+def _boxes(f: BinaryIO, start: int, end: int) -> Iterator[tuple[int, int, bytes, int]]:
+    """(offset, size, type, header size) of the ISO-BMFF boxes in [start, end) of a file,
+    stopping at one whose header is cut off (a box may still end past ``end``)."""
+    pos = start
+    while pos + 8 <= end:
+        f.seek(pos)
+        size, kind = struct.unpack(">I4s", f.read(8))
+        head = 8
+        if size == 1:
+            if pos + 16 > end:
+                return
+            size, head = struct.unpack(">Q", f.read(8))[0], 16
+        elif size == 0:
+            size = end - pos
+        if size < head:
+            return
+        yield pos, size, kind, head
+        pos += size
+
+
+def _fragment_samples(f: BinaryIO, pos: int, size: int, head: int) -> int:
+    """Samples listed in one moof box (the sum over its traf/trun boxes)."""
+    count = 0
+    for tpos, tsize, tkind, thead in _boxes(f, pos + head, pos + size):
+        if tkind == b"traf":
+            for rpos, _, rkind, rhead in _boxes(f, tpos + thead, tpos + tsize):
+                if rkind == b"trun":
+                    f.seek(rpos + rhead + 4)  # after version and flags
+                    count += struct.unpack(">I", f.read(4))[0]
+    return count
+
+
+def trim_fragmented_mp4(path: Path) -> int:
+    """Cut a fragmented MP4 right after its last complete moof+mdat pair; return the number of
+    frames it keeps. A file killed mid-write plays without this; trimmed, it also decodes
+    without a single error."""
+    with open(path, "r+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        good = samples = pending = 0
+        for pos, size, kind, head in _boxes(f, 0, end):
+            if pos + size > end:
+                break
+            if kind == b"moof":
+                pending = _fragment_samples(f, pos, size, head)
+                continue
+            if kind == b"mdat":
+                samples += pending
+            pending = 0
+            good = pos + size
+        if good < end:
+            f.truncate(good)
+    return samples
 
 
 class GifWriter:
@@ -160,8 +220,11 @@ class GifWriter:
         self._palette: Image.Image | None = None
         self._colors = 0
         self._previous: np.ndarray | None = None  # palette indices of the last frame shown
+        self._complete = 0  # bytes of whole blocks on disk: a failed write is cut back to here
+        self._failed = False
         try:
-            self._file: BinaryIO | None = open(path, "wb")
+            # Unbuffered: after a failed write no stale buffer is left to fail again on close.
+            self._file: BinaryIO | None = open(path, "wb", buffering=0)
         except OSError as e:
             raise RecordingError(f"{path}: cannot create ({_os_reason(e)})") from None
 
@@ -183,11 +246,14 @@ class GifWriter:
 
     def _emit(self, data: bytes) -> None:
         assert self._file is not None
+        view = memoryview(data)
         try:
-            self._file.write(data)
-            self._file.flush()
+            while view:
+                view = view[self._file.write(view):]
         except OSError as e:
-            raise RecordingError(f"{self.path}: cannot write ({_os_reason(e)}); kept {self.frames} frames") from None
+            self._failed = True
+            raise RecordingError(f"{self.path}: cannot write ({_os_reason(e)})") from None
+        self._complete += len(data)
 
     def _delay_ms(self) -> int:
         # Centisecond delays that add up to the true duration instead of drifting.
@@ -228,11 +294,15 @@ class GifWriter:
         self.frames += 1
 
     def close(self) -> None:
+        """Write the trailer; after a failed write, first cut the partial frame off."""
         if self._file is None:
             return
         f, self._file = self._file, None
         try:
-            if self._palette is not None:
+            if self._failed:
+                f.truncate(self._complete)  # frees space on a full disk, so the trailer fits
+                f.seek(self._complete)
+            if self._complete:
                 f.write(b";")  # trailer
             f.close()
         except OSError as e:
@@ -362,6 +432,8 @@ class Recorder:
                 self.error = self.error or e
         frames = self.frames
         fps = self._writer.fps if self._writer is not None else self.config.fps
-        self._result = RecordingResult(self.path, frames, frames / fps, self.dropped,
-                                       str(self.error) if self.error else None)
+        error = None
+        if self.error is not None:
+            error = f"{self.error}; the file keeps {frames} frames ({frames / fps:.1f} s)"
+        self._result = RecordingResult(self.path, frames, frames / fps, self.dropped, error)
         return self._result
