@@ -103,8 +103,10 @@ class Mp4Writer:
         rate = Fraction(config.fps).limit_denominator(1001)
         gop = max(1, round(config.fps * config.keyframe_interval_s))
         try:
-            self._container = av.open(str(path), "w", format="mp4",
-                                      options={"movflags": "frag_keyframe+empty_moov+default_base_moof"})
+            # flush_packets: without it the muxer's I/O buffer holds finished fragments back
+            # from the disk, and a killed process leaves only the file header.
+            self._container = av.open(str(path), "w", format="mp4", options={
+                "movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"})
         except (av.FFmpegError, OSError) as e:
             raise RecordingError(f"{path}: cannot create ({_os_reason(e)})") from None
         stream = self._container.add_stream("libx264", rate=rate)
