@@ -1,0 +1,90 @@
+"""The engine: a real (tiny, random-weight) character graph through onnxruntime."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from puppet.bundle import GRAPH, BundleError, read_bundle, write_bundle
+from puppet.engine import PROVIDER_NAMES, Engine, EngineConfig, EngineError, make_session
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_face_bundle) -> Engine:
+    return Engine.load(tiny_face_bundle, EngineConfig(device="cpu"))
+
+
+def drivers(n: int, side: int) -> np.ndarray:
+    return np.random.default_rng(1).random((n, 3, side, side), dtype=np.float32)
+
+
+def test_runs_the_graph_like_a_plain_session(engine, tiny_face_bundle):
+    r = engine.resolution
+    x = drivers(2, r)
+    out = engine.run(x)
+    assert out.rgb.shape == (2, 3, r, r) and out.mask.shape == (2, 1, r, r)
+    assert out.pose.shape == (2, engine.manifest.pose_dim)
+    assert out.rgb.dtype == out.mask.dtype == np.float32
+    assert 0.0 <= out.mask.min() and out.mask.max() <= 1.0
+    plain = ort.InferenceSession(read_bundle(tiny_face_bundle).graph, providers=["CPUExecutionProvider"])
+    rgb, mask, pose = plain.run(["rgb", "mask", "pose"], {"driver": x})
+    np.testing.assert_allclose(out.rgb, rgb, atol=1e-5)
+    np.testing.assert_allclose(out.mask, mask, atol=1e-5)
+    np.testing.assert_allclose(out.pose, pose, atol=1e-6)
+
+
+def test_reports_the_provider_that_actually_runs(tiny_face_bundle):
+    e = Engine.load(tiny_face_bundle)  # auto: TensorRT, CUDA, CPU
+    assert e.provider == PROVIDER_NAMES[e._session.get_providers()[0]]
+    if e.provider == "CPU":  # no usable GPU here: a notice, never an exception
+        assert e.notice and "CPU" in e.notice and "CUDA" in e.notice
+    else:
+        assert e.notice is None
+
+
+@pytest.mark.parametrize("device", ["cuda", "tensorrt"])
+def test_a_gpu_device_that_is_not_there_falls_back_to_cpu(tiny_face_bundle, device, caplog):
+    e = Engine.load(tiny_face_bundle, EngineConfig(device=device))
+    if e.provider == "CPU":
+        assert e.notice and e.notice.startswith("running on the CPU")
+        assert any(e.notice in rec.getMessage() for rec in caplog.records)  # logged as well
+        assert e.run(drivers(1, e.resolution)).rgb.shape[0] == 1
+
+
+def test_session_factory_sets_threads_and_optimisation(tiny_face_bundle):
+    sess = make_session(read_bundle(tiny_face_bundle).graph, [], intra_op_threads=1)
+    opts = sess.get_session_options()
+    assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
+    assert opts.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert sess.get_providers()[-1] == "CPUExecutionProvider"
+    assert EngineConfig(intra_op_threads=3).threads() == 3
+
+
+def test_wrong_driver_shape_names_the_bundle(engine):
+    with pytest.raises(ValueError, match=r"\.puppet: driver must be \[N,3,"):
+        engine.run(np.zeros((1, 3, 7, 7), np.float32))
+
+
+def test_corrupt_bundle_is_a_clear_error(tiny_face_bundle, tmp_path):
+    data = bytearray(Path(tiny_face_bundle).read_bytes())
+    bad = tmp_path / "truncated.puppet"
+    bad.write_bytes(bytes(data[: len(data) // 2]))
+    with pytest.raises(BundleError, match="truncated.puppet"):
+        Engine.load(bad)
+    # Checksums right, graph wrong: onnxruntime's refusal is reported with the file name.
+    b = read_bundle(tiny_face_bundle)
+    garbage = write_bundle(tmp_path / "garbage.puppet", b.manifest, b"not an onnx graph", b.thumbnail)
+    with pytest.raises(EngineError, match="garbage.puppet: onnxruntime cannot load"):
+        Engine.load(garbage, EngineConfig(device="cpu"))
+    # A member changed after writing: the checksum catches it.
+    swapped = tmp_path / "swapped.puppet"
+    with zipfile.ZipFile(tiny_face_bundle) as src, zipfile.ZipFile(swapped, "w") as dst:
+        for item in src.infolist():
+            payload = src.read(item)
+            dst.writestr(item, payload[:-1] + b"\0" if item.filename == GRAPH else payload)
+    with pytest.raises(BundleError, match="corrupt"):
+        Engine.load(swapped)
