@@ -159,8 +159,6 @@ def cmd_characters(args: argparse.Namespace) -> int:
     from puppet.library import import_character, list_characters, user_characters_dir
 
     if args.action == "import":
-        if not args.file:
-            raise CliError("characters import: give the .puppet file to import")
         entry = import_character(args.file, overwrite=args.force)
         print(f"imported {entry.name} -> {entry.path}")
         return 0
@@ -220,10 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(run=cmd_render)
 
     c = sub.add_parser("characters", help="list or import characters")
-    c.add_argument("action", nargs="?", choices=("list", "import"), default="list")
-    c.add_argument("file", nargs="?", help="the .puppet file to import")
-    c.add_argument("--force", action="store_true", help="replace a library character of the same name")
-    c.set_defaults(run=cmd_characters)
+    c.set_defaults(run=cmd_characters, action="list")
+    actions = c.add_subparsers(dest="action")
+    actions.add_parser("list", help="list demo and user characters")
+    imp = actions.add_parser("import", help="validate a .puppet and copy it into the user library")
+    imp.add_argument("file", help="the .puppet file to import")
+    imp.add_argument("--force", action="store_true", help="replace a library character of the same name")
 
     b = sub.add_parser("bench", help="measure the live path (per-stage ms, fps, latency)")
     b.add_argument("--json", action="store_true", help="print one JSON object")
