@@ -1,0 +1,199 @@
+"""The live path: hand-offs, compositing, capture, and whole pipeline runs over real video."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from puppet.capture import CameraConfig, CameraSource, CaptureError, Frame, VideoFileSource
+from puppet.compose import Background, BackgroundError, ComposeConfig, Compositor, parse_background
+from puppet.pipeline import Handoff
+
+REPO = Path(__file__).resolve().parent.parent
+DRAWING = REPO / "assets" / "sources" / "adventurer" / "mina_0.png"
+
+
+# ---- hand-offs ------------------------------------------------------------------------------
+
+def test_live_handoff_keeps_only_the_newest():
+    h: Handoff[int] = Handoff(drop_stale=True)
+    for i in range(5):
+        assert h.put(i)
+    assert h.get() == 4 and h.dropped == 4
+    h.put(5)
+    h.close()
+    assert h.get() == 5  # an item already handed over still arrives after close
+    assert h.get() is None and not h.put(6)
+
+
+def test_offline_handoff_delivers_everything_in_order():
+    h: Handoff[int] = Handoff(drop_stale=False)
+    got: list[int] = []
+
+    def consume() -> None:
+        while (item := h.get()) is not None:
+            got.append(item)
+            time.sleep(0.001)  # a slower consumer: the producer must wait, not drop
+
+    t = threading.Thread(target=consume)
+    t.start()
+    for i in range(200):
+        assert h.put(i)
+    h.close()
+    t.join(5)
+    assert got == list(range(200)) and h.dropped == 0
+
+
+def test_close_wakes_a_blocked_producer():
+    h: Handoff[int] = Handoff(drop_stale=False)
+    h.put(1)
+    result: list[bool] = []
+    t = threading.Thread(target=lambda: result.append(h.put(2)))
+    t.start()
+    time.sleep(0.05)
+    h.close()
+    t.join(5)
+    assert result == [False]
+
+
+# ---- compositing ----------------------------------------------------------------------------
+
+def character_output(side: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """A graph-like output from a real drawing: rgb [3,R,R] (slightly out of range), mask [1,R,R]."""
+    rgba = cv2.resize(np.asarray(Image.open(DRAWING).convert("RGBA")), (side, side), interpolation=cv2.INTER_AREA)
+    rgb = rgba[..., :3].astype(np.float32).transpose(2, 0, 1) / 255 * 1.1 - 0.05  # [R,R,3] -> [3,R,R]
+    mask = np.zeros((1, side, side), np.float32)
+    mask[0, side // 4: 3 * side // 4, side // 4: 3 * side // 4] = 1.0
+    return rgb, mask
+
+
+def test_composite_over_colour_image_and_transparency():
+    rgb, mask = character_output()
+    camera = np.full((90, 160, 3), 7, np.uint8)
+    green = Compositor(ComposeConfig(Background.of_color((0, 177, 64)), size=32)).compose(rgb, mask, camera)
+    assert green.shape == (32, 32, 3) and green.dtype == np.uint8
+    assert tuple(green[0, 0]) == (0, 177, 64)  # mask 0: background
+    expected = np.round(np.clip(rgb[:, 10:20, 10:20], 0, 1) * 255).transpose(1, 2, 0)  # [3,h,w] -> [h,w,3]
+    assert np.abs(green[10:20, 10:20].astype(float) - expected).max() <= 1  # mask 1: the character
+    big = Compositor(ComposeConfig(Background.of_color((0, 177, 64)), size=64)).compose(rgb, mask, camera)
+    assert big.shape == (64, 64, 3) and tuple(big[0, 0]) == (0, 177, 64)
+    picture = np.zeros((100, 200, 3), np.uint8)
+    picture[:, :100] = (255, 0, 0)
+    picture[:, 100:] = (0, 0, 255)
+    over_image = Compositor(ComposeConfig(Background.of_image(picture), size=64)).compose(rgb, mask, None)
+    assert tuple(over_image[0, 0]) == (255, 0, 0) and tuple(over_image[0, 63]) == (0, 0, 255)
+    clear = Compositor(ComposeConfig(Background.transparent(), size=64)).compose(rgb, mask, camera)
+    assert clear.shape == (64, 64, 4) and clear[0, 0, 3] == 0 and clear[32, 32, 3] == 255
+
+
+def test_side_by_side_puts_the_camera_on_the_right():
+    rgb, mask = character_output()
+    camera = np.zeros((90, 160, 3), np.uint8)
+    camera[..., 2] = 200
+    out = Compositor(ComposeConfig(size=64, side_by_side=True)).compose(rgb, mask, camera)
+    assert out.shape == (64, 64 + round(160 * 64 / 90), 3)
+    assert tuple(out[10, 100]) == (0, 0, 200)
+    clear = Compositor(ComposeConfig(Background.transparent(), size=64, side_by_side=True)).compose(rgb, mask, camera)
+    assert clear.shape[2] == 4 and clear[10, 100, 3] == 255  # the camera panel is opaque
+
+
+def test_parse_background():
+    assert parse_background("none").has_alpha
+    assert parse_background("#ff8000").color == (255, 128, 0)
+    assert parse_background("10, 20, 30").color == (10, 20, 30)
+    assert parse_background("white").color == (255, 255, 255)
+    img = parse_background(str(DRAWING))
+    assert img.kind == "image" and img.picture is not None and img.picture.shape[2] == 3
+    with pytest.raises(BackgroundError, match="not a colour"):
+        parse_background("#12")
+    with pytest.raises(BackgroundError, match="not an image"):
+        parse_background(__file__)
+
+
+# ---- capture --------------------------------------------------------------------------------
+
+class FlakyCapture:
+    """Stands in for cv2.VideoCapture: delivers frames, fails for a while, maybe comes back."""
+
+    opened: list["FlakyCapture"] = []
+    script: list[bool] = []  # per read across all opens: True delivers a frame
+
+    def __init__(self, index: int):
+        FlakyCapture.opened.append(self)
+
+    def isOpened(self) -> bool:
+        return True
+
+    def set(self, prop: int, value: float) -> bool:
+        return True
+
+    def get(self, prop: int) -> float:
+        return 30.0
+
+    def read(self):
+        ok = FlakyCapture.script.pop(0) if FlakyCapture.script else False
+        return ok, (np.full((48, 64, 3), (10, 20, 30), np.uint8) if ok else None)
+
+    def release(self) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky_camera(monkeypatch):
+    FlakyCapture.opened = []
+    monkeypatch.setattr(cv2, "VideoCapture", FlakyCapture)
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    return FlakyCapture
+
+
+def test_camera_reopens_after_failed_reads_and_converts_to_rgb(flaky_camera):
+    flaky_camera.script = [True] + [False] * 5 + [True]
+    cam = CameraSource(CameraConfig(index=3, reopen_after=5, max_reopens=2))
+    first = cam.read()
+    assert first is not None and tuple(first.image[0, 0]) == (30, 20, 10)  # BGR in, RGB out
+    second = cam.read()
+    assert second is not None and second.index == 1
+    assert len(flaky_camera.opened) == 2  # re-opened once
+
+
+def test_camera_that_disappears_raises_a_clear_error(flaky_camera):
+    flaky_camera.script = [True]
+    cam = CameraSource(CameraConfig(index=3, reopen_after=3, max_reopens=2))
+    assert cam.read() is not None
+    with pytest.raises(CaptureError, match="camera 3: stopped delivering frames"):
+        cam.read()
+    assert len(flaky_camera.opened) == 3
+
+
+def test_video_file_source_reads_every_frame_in_rgb(tmp_path):
+    import av
+
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(12):
+            img = np.zeros((48, 64, 3), np.uint8)
+            img[..., 0] = 200  # red
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            for p in s.encode(vf):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    src = VideoFileSource(path)
+    frames: list[Frame] = []
+    while (f := src.read()) is not None:
+        frames.append(f)
+    assert len(frames) == 12 and src.fps == 10
+    assert [f.index for f in frames] == list(range(12))
+    assert frames[5].pts_s == pytest.approx(0.5)
+    assert frames[0].image.shape == (48, 64, 3) and frames[0].image[20, 20, 0] > 150 > frames[0].image[20, 20, 2]
+    looped = VideoFileSource(path, loop=True)
+    pts = [looped.read().pts_s for _ in range(30)]
+    assert all(b > a for a, b in zip(pts, pts[1:]))  # timestamps keep rising across the loop
