@@ -197,3 +197,201 @@ def test_video_file_source_reads_every_frame_in_rgb(tmp_path):
     looped = VideoFileSource(path, loop=True)
     pts = [looped.read().pts_s for _ in range(30)]
     assert all(b > a for a, b in zip(pts, pts[1:]))  # timestamps keep rising across the loop
+
+
+# ---- whole pipeline over the demo clip, with the real tracker ---------------------------------
+
+from puppet import params  # noqa: E402
+from puppet.engine import Engine, EngineConfig  # noqa: E402
+from puppet.pipeline import FrameResult, Mode, Pipeline, PipelineConfig, PipelineError, RunSummary  # noqa: E402
+
+DEMO_CLIP = REPO / "assets" / "driver" / "demo.mp4"
+
+
+@pytest.fixture(scope="module")
+def proxy_engine(tiny_bundle) -> Engine:
+    return Engine.load(tiny_bundle, EngineConfig(device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def face_engine(tiny_face_bundle) -> Engine:
+    return Engine.load(tiny_face_bundle, EngineConfig(device="cpu"))
+
+
+class Collect:
+    """Callbacks that keep what the pipeline hands out."""
+
+    def __init__(self, delay_s: float = 0.0):
+        self.frames: list[FrameResult] = []
+        self.errors: list[str] = []
+        self.finished: list[RunSummary] = []
+        self.delay_s = delay_s
+
+    def on_frame(self, r: FrameResult) -> None:
+        self.frames.append(r)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+
+    def kwargs(self) -> dict:
+        return {"on_frame": self.on_frame, "on_error": self.errors.append, "on_finished": self.finished.append}
+
+
+def test_offline_run_processes_every_frame_in_order(proxy_engine, tmp_path):
+    got = Collect()
+    pipe = Pipeline(proxy_engine, VideoFileSource(DEMO_CLIP), PipelineConfig(mode=Mode.OFFLINE, max_frames=30,
+                    compose=ComposeConfig(size=64)), **got.kwargs())
+    pipe.start_recording(tmp_path / "take.mp4")
+    pipe.start()
+    summary = pipe.wait(120)
+    assert summary.error is None and summary.errors == {}
+    assert summary.frames_in == summary.frames_out == 30
+    assert [r.index for r in got.frames] == list(range(30))
+    r = got.frames[-1]
+    assert r.image.shape == (64, 64, 3) and r.camera.shape == (360, 640, 3)
+    assert r.driver.shape == (32, 32, 3) and r.provider == "CPU" and r.character == proxy_engine.name
+    assert sum(f.track.found for f in got.frames) >= 25  # the demo clip shows a face throughout
+    assert all(f.times.infer > 0 and f.times.track > 0 and f.times.latency >= f.times.infer for f in got.frames)
+    assert summary.recording is not None and summary.recording.frames == 30
+    import av
+
+    with av.open(str(tmp_path / "take.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 30
+    assert got.finished == [summary]
+
+
+def test_live_run_drops_stale_frames_behind_a_slow_consumer(proxy_engine):
+    got = Collect(delay_s=0.15)  # far slower than the clip's 24-30 frames/s
+    pipe = Pipeline(proxy_engine, VideoFileSource(DEMO_CLIP, realtime=True),
+                    PipelineConfig(mode=Mode.LIVE, max_frames=45, compose=ComposeConfig(size=64)), **got.kwargs())
+    pipe.start()
+    summary = pipe.wait(60)
+    assert summary.frames_in == 45
+    assert summary.frames_out < 25 and sum(summary.dropped.values()) > 0
+    indices = [r.index for r in got.frames]
+    assert indices == sorted(set(indices))  # never an old frame after a newer one
+    # Latency does not build up: the source index runs ahead of the output by at most the
+    # frames in flight (one per hand-off and stage), however long the run.
+    assert max(b - a for a, b in zip(indices, indices[1:])) > 1
+
+
+class VanishingCamera:
+    """Real frames from the demo clip, then the device fails like an unplugged webcam."""
+
+    live = True
+    name = "camera 0"
+
+    def __init__(self, frames: int):
+        self._video = VideoFileSource(DEMO_CLIP)
+        self.fps = self._video.fps
+        self._left = frames
+
+    def read(self) -> Frame | None:
+        if self._left == 0:
+            raise CaptureError("camera 0: stopped delivering frames (unplugged or taken by another program)")
+        self._left -= 1
+        return self._video.read()
+
+    def close(self) -> None:
+        self._video.close()
+
+
+def test_camera_vanishing_mid_run_ends_cleanly_with_a_playable_recording(proxy_engine, tmp_path):
+    got = Collect()
+    pipe = Pipeline(proxy_engine, VanishingCamera(20),
+                    PipelineConfig(mode=Mode.OFFLINE, compose=ComposeConfig(size=64)), **got.kwargs())
+    pipe.start_recording(tmp_path / "take.gif")
+    pipe.start()
+    summary = pipe.wait(60)
+    assert summary.error is not None and summary.error.startswith("camera 0: stopped delivering")
+    assert got.errors == [summary.error] and len(got.finished) == 1
+    assert summary.frames_out == 20 and summary.recording is not None and summary.recording.error is None
+    from PIL import Image as PILImage
+
+    assert PILImage.open(tmp_path / "take.gif").n_frames == summary.recording.frames == 20
+    assert not pipe.running
+
+
+def test_per_frame_exceptions_are_counted_not_fatal(proxy_engine):
+    from puppet.tracking import FaceTracker, TrackerConfig
+
+    class Hiccups:
+        def __init__(self):
+            self.inner, self.n = FaceTracker(TrackerConfig()), 0
+
+        def process(self, frame, t):
+            self.n += 1
+            if self.n % 4 == 0:
+                raise RuntimeError("tracker hiccup")
+            return self.inner.process(frame, t)
+
+        def calibrate(self):
+            self.inner.calibrate()
+
+        def close(self):
+            self.inner.close()
+
+    got = Collect()
+    pipe = Pipeline(proxy_engine, VideoFileSource(DEMO_CLIP), PipelineConfig(mode=Mode.OFFLINE, max_frames=20,
+                    compose=ComposeConfig(size=64)), tracker_factory=Hiccups, **got.kwargs())
+    pipe.start()
+    summary = pipe.wait(60)
+    assert summary.errors == {"track": 5} and summary.frames_out == 15 and summary.error is None
+
+
+def test_slider_driving_without_a_camera(proxy_engine, face_engine):
+    from puppet.heads import Identity, render_head
+
+    got = Collect()
+    pipe = Pipeline(proxy_engine, None, PipelineConfig(compose=ComposeConfig(size=64)), **got.kwargs())
+    wide = params.make(mouth_open=1.0, yaw=25.0)
+    pipe.set_manual_params(wide)
+    pipe.start()
+    deadline = time.monotonic() + 30
+    while len(got.frames) < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    pipe.stop()
+    assert len(got.frames) >= 5
+    expected = render_head(Identity.from_seed(proxy_engine.manifest.proxy_seed), wide,
+                           proxy_engine.resolution).rgb
+    np.testing.assert_array_equal(got.frames[-1].driver, expected)
+    np.testing.assert_array_equal(got.frames[-1].track.params, wide)
+    with pytest.raises(PipelineError, match="proxy-mode"):
+        Pipeline(face_engine).set_manual_params(wide)
+    with pytest.raises(PipelineError, match="values"):
+        pipe.set_manual_params(np.zeros(3))
+
+
+def test_swap_character_mirror_and_calibrate_while_running(proxy_engine, face_engine):
+    got = Collect()
+    pipe = Pipeline(proxy_engine, VideoFileSource(DEMO_CLIP), PipelineConfig(mode=Mode.OFFLINE, max_frames=40,
+                    compose=ComposeConfig(size=64)), **got.kwargs())
+    swapped = threading.Event()
+
+    def on_frame(r: FrameResult) -> None:
+        got.on_frame(r)
+        if len(got.frames) == 10:
+            pipe.set_character(face_engine)
+            pipe.set_mirror(True)
+            pipe.calibrate()
+            swapped.set()
+
+    pipe.on_frame = on_frame
+    pipe.start()
+    summary = pipe.wait(60)
+    assert swapped.is_set() and summary.error is None and summary.errors == {}
+    names = [r.character for r in got.frames]
+    assert names[0] == proxy_engine.name and names[-1] == face_engine.name
+    assert names.index(face_engine.name) >= 10 and names.count(face_engine.name) >= 25
+    plain = VideoFileSource(DEMO_CLIP)
+    frames = [plain.read().image for _ in range(40)]
+    last = got.frames[-1]
+    np.testing.assert_array_equal(last.camera, frames[last.index][:, ::-1])  # mirrored
+    np.testing.assert_array_equal(got.frames[0].camera, frames[got.frames[0].index])
+
+
+def test_resident_memory_does_not_grow_over_hundreds_of_frames(proxy_engine):
+    from puppet.bench import soak
+
+    report = soak(proxy_engine, DEMO_CLIP, frames=400, warmup=100)
+    assert report["frames"] == 400 and report["error"] is None and report["errors"] == {}
+    assert report["rss_growth_mb"] < 20, report
