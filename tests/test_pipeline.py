@@ -6,16 +6,20 @@ import threading
 import time
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
+from puppet import params
 from puppet.capture import CameraConfig, CameraSource, CaptureError, Frame, VideoFileSource
 from puppet.compose import Background, BackgroundError, ComposeConfig, Compositor, parse_background
-from puppet.pipeline import Handoff
+from puppet.engine import Engine, EngineConfig
+from puppet.pipeline import FrameResult, Handoff, Mode, Pipeline, PipelineConfig, PipelineError, RunSummary
 
 REPO = Path(__file__).resolve().parent.parent
+DEMO_CLIP = REPO / "assets" / "driver" / "demo.mp4"
 DRAWING = REPO / "assets" / "sources" / "adventurer" / "mina_0.png"
 
 
@@ -172,8 +176,6 @@ def test_camera_that_disappears_raises_a_clear_error(flaky_camera):
 
 
 def test_video_file_source_reads_every_frame_in_rgb(tmp_path):
-    import av
-
     path = tmp_path / "clip.mp4"
     with av.open(str(path), "w") as c:
         s = c.add_stream("libx264", rate=10)
@@ -200,12 +202,6 @@ def test_video_file_source_reads_every_frame_in_rgb(tmp_path):
 
 
 # ---- whole pipeline over the demo clip, with the real tracker ---------------------------------
-
-from puppet import params  # noqa: E402
-from puppet.engine import Engine, EngineConfig  # noqa: E402
-from puppet.pipeline import FrameResult, Mode, Pipeline, PipelineConfig, PipelineError, RunSummary  # noqa: E402
-
-DEMO_CLIP = REPO / "assets" / "driver" / "demo.mp4"
 
 
 @pytest.fixture(scope="module")
@@ -252,8 +248,6 @@ def test_offline_run_processes_every_frame_in_order(proxy_engine, tmp_path):
     assert sum(f.track.found for f in got.frames) >= 25  # the demo clip shows a face throughout
     assert all(f.times.infer > 0 and f.times.track > 0 and f.times.latency >= f.times.infer for f in got.frames)
     assert summary.recording is not None and summary.recording.frames == 30
-    import av
-
     with av.open(str(tmp_path / "take.mp4")) as c:
         assert sum(1 for _ in c.decode(video=0)) == 30
     assert got.finished == [summary]
@@ -305,9 +299,7 @@ def test_camera_vanishing_mid_run_ends_cleanly_with_a_playable_recording(proxy_e
     assert summary.error is not None and summary.error.startswith("camera 0: stopped delivering")
     assert got.errors == [summary.error] and len(got.finished) == 1
     assert summary.frames_out == 20 and summary.recording is not None and summary.recording.error is None
-    from PIL import Image as PILImage
-
-    assert PILImage.open(tmp_path / "take.gif").n_frames == summary.recording.frames == 20
+    assert Image.open(tmp_path / "take.gif").n_frames == summary.recording.frames == 20
     assert not pipe.running
 
 
