@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -91,3 +92,67 @@ def test_bad_input_gives_one_line_errors(tiny_face_bundle, tmp_path):
     corrupt.write_bytes(Path(tiny_face_bundle).read_bytes()[:5000])
     one_line_error(puppet("render", "-c", str(corrupt), "-d", "0", "-o", str(tmp_path / "a.mp4")),
                    "corrupt.puppet")
+
+
+def clip_fps() -> float:
+    with av.open(str(DEMO_CLIP)) as c:
+        return float(c.streams.video[0].average_rate)
+
+
+def test_render_demo_clip_to_mp4(tiny_bundle, tmp_path):
+    out = tmp_path / "take.mp4"
+    run = puppet("render", "-c", str(tiny_bundle), "-d", str(DEMO_CLIP), "-o", str(out), "--frames", "24")
+    assert run.returncode == 0, run.stderr
+    assert "24/24" in run.stderr  # the progress line reached the end
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        frames = sum(1 for _ in c.decode(s))
+        duration = float(c.duration) / av.time_base
+        assert (s.width, s.height) == (256, 256) and s.codec_context.name == "h264"
+    assert frames == 24
+    assert duration == pytest.approx(24 / clip_fps(), abs=0.1)
+
+
+def test_render_side_by_side_transparent_gif(tiny_bundle, tmp_path):
+    out = tmp_path / "take.gif"
+    run = puppet("render", "-c", str(tiny_bundle), "-d", str(DEMO_CLIP), "-o", str(out), "--frames", "20",
+                 "--side-by-side", "--background", "none", "--size", "128")
+    assert run.returncode == 0, run.stderr
+    im = Image.open(out)
+    fps = clip_fps()
+    stride = max(1, -(-fps // 15))  # the GIF rate cap: every k-th frame
+    assert im.size == (128 + round(640 * 128 / 360), 128)
+    assert im.n_frames == -(-20 // stride)
+    total_ms = 0
+    for i in range(im.n_frames):
+        im.seek(i)
+        total_ms += im.info["duration"]
+    assert total_ms == pytest.approx(1000 * im.n_frames * stride / fps, abs=20)
+    rgba = np.asarray(im.convert("RGBA"))
+    assert rgba[..., 3][:, 200:].min() == 255  # the camera panel is opaque
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == im.n_frames
+
+
+def test_render_onto_a_full_disk_fails_cleanly_and_keeps_the_file(tiny_bundle, tmp_path):
+    out = tmp_path / "full.mp4"
+    code = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000)); "
+            "from puppet.cli import main; "
+            f"sys.exit(main(['render', '-c', {str(tiny_bundle)!r}, '-d', {str(DEMO_CLIP)!r}, "
+            f"'-o', {str(out)!r}, '--size', '384']))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
+    one_line_error(run, "full.mp4", "File too large")
+    with av.open(str(out)) as c:
+        frames = sum(1 for _ in c.decode(video=0))
+    assert frames > 0 and f"keeps {frames} frames" in run.stderr
+
+
+def test_bench_prints_one_json_object(tiny_bundle):
+    run = puppet("bench", "--json", "--character", str(tiny_bundle), "--frames", "20")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    for key in ("e2e_fps_cpu", "latency_ms", "track_ms", "heads_128_per_s", "heads_256_per_s", "infer_ms_cpu"):
+        assert report[key] > 0, key
+    assert set(report["stage_ms"]) == {"capture", "track", "prepare", "infer", "compose"}
+    assert report["frames"] == 20 and report["provider"] in ("CPU", "CUDA", "TensorRT")
