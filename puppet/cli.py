@@ -21,7 +21,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Callable, Sequence
 
 EXIT_BAD_INPUT = 2

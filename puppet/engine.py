@@ -43,7 +43,7 @@ from typing import Sequence
 import numpy as np
 import onnxruntime as ort
 
-from puppet.bundle import GRAPH, Bundle, BundleError, read_bundle
+from puppet.bundle import GRAPH, Bundle, read_bundle
 
 log = logging.getLogger(__name__)
 
@@ -321,4 +321,4 @@ def _open_cuda(bundle: Bundle, config: EngineConfig, threads: int) -> tuple[ort.
         return session, None
 
 
-__all__ = ["Engine", "EngineConfig", "EngineError", "EngineOutput", "make_session", "BundleError"]
+__all__ = ["Engine", "EngineConfig", "EngineError", "EngineOutput", "make_session"]
