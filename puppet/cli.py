@@ -56,11 +56,17 @@ def _progress_printer(total: int | None, stream=sys.stderr) -> Callable[[int, bo
     return show
 
 
-def _virtual_camera(fps: float) -> Callable:
+def _require_pyvirtualcam():
     try:
         import pyvirtualcam
     except ImportError:
         raise CliError("--virtual-camera needs pyvirtualcam: pip install 'puppet[virtualcam]'") from None
+    return pyvirtualcam
+
+
+def _virtual_camera(fps: float) -> Callable:
+    """A frame sink for the system's virtual camera, opened on the first frame (its size)."""
+    pyvirtualcam = _require_pyvirtualcam()
     state: dict = {}
 
     def send(image) -> None:
@@ -94,6 +100,8 @@ def cmd_render(args: argparse.Namespace) -> int:
             raise CliError(f"{out}: MP4 has no transparency; use --background COLOR or write a .gif")
     if args.frames is not None and args.frames < 1:
         raise CliError(f"--frames must be at least 1, not {args.frames}")
+    if args.virtual_camera:
+        _require_pyvirtualcam()
     engine = Engine.load(resolve_character(args.character), EngineConfig(device=args.device))
     if engine.notice:
         print(f"puppet: {engine.notice}", file=sys.stderr)

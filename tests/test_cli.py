@@ -88,6 +88,9 @@ def test_bad_input_gives_one_line_errors(tiny_face_bundle, tmp_path):
                           "--background", "none"), "a.mp4", "no transparency")
     one_line_error(puppet("render", "-c", good, "-d", str(clip), "-o", str(tmp_path / "a.gif"),
                           "--background", "nocolour"), "nocolour", "not a colour")
+    virtual = puppet("render", "-c", good, "-d", str(clip), "--virtual-camera")
+    one_line_error(virtual, "virtual")
+    assert "pyvirtualcam" in virtual.stderr or "no device" in virtual.stderr
     corrupt = tmp_path / "corrupt.puppet"
     corrupt.write_bytes(Path(tiny_face_bundle).read_bytes()[:5000])
     one_line_error(puppet("render", "-c", str(corrupt), "-d", "0", "-o", str(tmp_path / "a.mp4")),
