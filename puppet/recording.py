@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol
 
 import av
+import cv2
 import numpy as np
 from PIL import GifImagePlugin, Image
 
@@ -358,6 +359,7 @@ class Recorder:
         self._t0: float | None = None
         self._slot = -1  # LIVE: the last frame period written
         self._last: np.ndarray | None = None
+        self._size = (0, 0)  # width, height of the file, fixed by its first frame
         self._result: RecordingResult | None = None
         self._thread = threading.Thread(target=self._loop, name=f"recorder {self.path.name}", daemon=True)
         self._thread.start()
@@ -405,7 +407,11 @@ class Recorder:
     def _write(self, image: np.ndarray, t: float) -> None:
         if self._writer is None:
             self._writer = open_writer(self.path, image.shape[1], image.shape[0], self.config)
+            self._size = (image.shape[1], image.shape[0])
             self._t0 = t
+        elif (image.shape[1], image.shape[0]) != self._size:
+            # The picture changed size mid-recording (side by side switched): a file keeps one size.
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
         if not self.live:
             self._writer.write(image)
             return

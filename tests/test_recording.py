@@ -190,3 +190,13 @@ def test_unwritable_outputs_are_refused_up_front(tmp_path):
     if not os.access(locked, os.W_OK):  # root may write anyway
         with pytest.raises(RecordingError, match="not writable"):
             check_output_path(locked / "take.gif")
+
+
+def test_a_size_change_mid_recording_keeps_the_file_size(tmp_path):
+    small, wide = drawn_frames(5, 64, 48), drawn_frames(5, 96, 48)
+    rec = Recorder(tmp_path / "resized.mp4", RecordingConfig(fps=10))
+    for f in small + wide:
+        assert rec.submit(f)
+    result = rec.stop()
+    got, _, width, height = decode(result.path)
+    assert (width, height) == (64, 48) and len(got) == 10 and result.error is None
