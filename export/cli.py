@@ -164,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--first-seed", type=int, default=0)
     c.add_argument("--size", type=int, default=128)
     c.set_defaults(func=cmd_heads_sheet)
+
+    from .train.commands import add_commands
+    add_commands(sub)
     return p
 
 

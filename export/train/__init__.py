@@ -1,0 +1,1 @@
+"""Meta-training of base models, fine-tuning of characters, and the quality report."""

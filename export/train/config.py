@@ -1,0 +1,55 @@
+"""Training settings: one frozen dataclass, and the command-line options generated from it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import MISSING, asdict, dataclass, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    preset: str = "toon"
+    out: str = "runs/toon"
+    steps: int = 20000
+    batch: int = 8
+    k_frames: int = 3  # identity frames per sample
+    data: str = "procedural"  # "procedural", or a folder of talking-head videos / frame folders
+    lr_g: float = 2e-4
+    lr_d: float = 4e-4
+    ema: float = 0.999
+    proxy_prob: float = 0.5  # proxy-mode models: chance that the pose input is the proxy's render
+    w_l1: float = 1.0  # per scale (1, 1/2, 1/4)
+    w_perceptual: float = 0.1
+    w_adversarial: float = 0.05
+    w_feature_matching: float = 1.0
+    w_dice: float = 1.0
+    gan_start: int = 0  # steps of reconstruction-only training before the discriminator joins
+    perceptual: str = "mobilenet_v2"  # or a path to torchvision VGG19 weights (.pth state dict)
+    workers: int = 1
+    seed: int = 0
+    log_every: int = 10
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    amp: bool = True  # mixed precision, used only on GPU
+    resume: bool = False
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
+
+
+def add_dataclass_options(parser: argparse.ArgumentParser, cls) -> None:
+    """One ``--name`` option per field, typed and defaulted from the dataclass."""
+    for f in fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else None
+        if f.type in (bool, "bool"):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            kind = {"int": int, "float": float, "str": str}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
+            parser.add_argument(flag, type=kind, default=default, help=f"default: {default}")
+
+
+def from_args(cls, args: argparse.Namespace):
+    return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})

@@ -1,0 +1,156 @@
+"""Training data: an endless stream of procedural heads, or a folder of talking-head videos.
+
+A sample is one identity: ``identity`` float32 [K,3,R,R] (masked frames for the identity encoder),
+``target`` [3,R,R] and ``mask`` [1,R,R] (the frame to reproduce), ``driver`` [3,R,R] (the pose
+encoder's input: the augmented target, or for proxy-mode models sometimes the proxy identity's
+render of the target's expression), and ``params`` [NUM_PARAMS] (procedural data only; NaN else).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
+
+from puppet import params as P
+from puppet.heads import Identity, render_head
+
+from .augment import PoseAugment
+
+log = logging.getLogger(__name__)
+
+HELD_OUT_SEEDS = 10**6  # identities at or above this seed are never trained on
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm"}
+
+
+def to_chw(img: np.ndarray) -> np.ndarray:
+    return img.astype(np.float32).transpose(2, 0, 1) / 255  # [S,S,3] uint8 -> [3,S,S] float
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    resolution: int
+    k_frames: int
+    proxy_prob: float  # 0 for face-mode models
+    proxy_seed: int = 0
+    augment: PoseAugment = PoseAugment()
+
+
+def procedural_sample(seed: int, rng: np.random.Generator, spec: SampleSpec) -> dict[str, np.ndarray]:
+    ident = Identity.from_seed(seed)
+    frames = []
+    for _ in range(spec.k_frames):
+        r = render_head(ident, P.sample(rng), spec.resolution)
+        frames.append(to_chw(r.rgb) * r.mask[None])
+    p = P.sample(rng)
+    target = render_head(ident, p, spec.resolution)
+    if rng.random() < spec.proxy_prob:
+        driver = render_head(Identity.from_seed(spec.proxy_seed), p, spec.resolution).rgb
+    else:
+        driver = spec.augment(target.rgb, rng)
+    return {"identity": np.stack(frames), "target": to_chw(target.rgb), "mask": target.mask[None],
+            "driver": to_chw(driver), "params": p}
+
+
+class ProceduralHeads(IterableDataset):
+    """Endless: each sample draws a new identity seed in [1, HELD_OUT_SEEDS)."""
+
+    def __init__(self, spec: SampleSpec, seed: int = 0, rank: int = 0, identities: int | None = None):
+        self.spec, self.seed, self.rank = spec, seed, rank
+        self.identities = identities  # a fixed small set (tests), or None for the endless stream
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker = info.id if info is not None else 0
+        rng = np.random.default_rng([self.seed, self.rank, worker])
+        while True:
+            high = 1 + self.identities if self.identities else HELD_OUT_SEEDS
+            yield procedural_sample(int(rng.integers(1, high)), rng, self.spec)
+
+
+class VideoFolder(Dataset):
+    """One identity per entry of ``root``: a video file or a folder of frames (face crops).
+
+    Masks come from ``<entry>/masks/<frame name>.png`` when a frame folder has them; otherwise
+    they are computed once with mediapipe's selfie segmentation and cached, with the resized
+    frames, in ``<entry>.cache.npz`` beside the data.
+    """
+
+    def __init__(self, root: Path, spec: SampleSpec, seed: int = 0):
+        self.root, self.spec, self.seed = Path(root), spec, seed
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"{root}: training data folder not found")
+        self.entries = sorted(p for p in self.root.iterdir()
+                              if (p.is_dir() and p.name != "masks") or p.suffix.lower() in VIDEO_SUFFIXES)
+        if not self.entries:
+            raise ValueError(f"{root}: no videos or frame folders inside")
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.entries) * 1000  # samples are drawn at random; an epoch is nominal
+
+    def frames(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 [F,R,R,3] frames and float32 [F,R,R] masks of entry i (cached)."""
+        if i not in self._cache:
+            self._cache[i] = load_entry(self.entries[i], self.spec.resolution)
+        return self._cache[i]
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng([self.seed, index])
+        frames, masks = self.frames(index % len(self.entries))
+        pick = rng.choice(len(frames), size=self.spec.k_frames + 1, replace=len(frames) <= self.spec.k_frames)
+        ids, t = pick[:-1], pick[-1]
+        identity = np.stack([to_chw(frames[j]) * masks[j][None] for j in ids])
+        return {"identity": identity, "target": to_chw(frames[t]), "mask": masks[t][None],
+                "driver": to_chw(self.spec.augment(frames[t], rng)),
+                "params": np.full(P.NUM_PARAMS, np.nan, np.float32)}
+
+
+def _read_frames(entry: Path, res: int) -> tuple[list[np.ndarray], list[Path]]:
+    if entry.is_dir():
+        files = sorted(p for p in entry.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        imgs = [cv2.cvtColor(cv2.imread(str(p), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for p in files]
+        return [cv2.resize(im, (res, res), interpolation=cv2.INTER_AREA) for im in imgs], files
+    import av
+
+    with av.open(str(entry)) as container:
+        imgs = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    return [cv2.resize(im, (res, res), interpolation=cv2.INTER_AREA) for im in imgs], []
+
+
+def load_entry(entry: Path, res: int) -> tuple[np.ndarray, np.ndarray]:
+    cache = entry.with_name(entry.name + f".cache{res}.npz")
+    if cache.is_file():
+        with np.load(cache) as z:
+            return z["frames"], z["masks"]
+    frames, files = _read_frames(entry, res)
+    if not frames:
+        raise ValueError(f"{entry}: no frames")
+    mask_dir = entry / "masks" if entry.is_dir() else None
+    if mask_dir is not None and mask_dir.is_dir():
+        masks = [cv2.resize(cv2.imread(str(mask_dir / (f.stem + ".png")), cv2.IMREAD_GRAYSCALE), (res, res))
+                 .astype(np.float32) / 255 for f in files]
+    else:
+        masks = segment(frames)
+    out = (np.stack(frames), np.stack(masks).astype(np.float32))
+    np.savez_compressed(cache, frames=out[0], masks=out[1])
+    log.info("cached %d frames of %s in %s", len(frames), entry, cache)
+    return out
+
+
+def segment(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Person masks from mediapipe's selfie segmentation (its model ships in the wheel)."""
+    import mediapipe as mp
+
+    with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
+        return [seg.process(f).segmentation_mask.astype(np.float32) for f in frames]
+
+
+def collate(samples: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.stack([s[k] for s in samples])) for k in samples[0]}
