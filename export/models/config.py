@@ -53,11 +53,13 @@ class ModelConfig:
 PRESETS: dict[str, ModelConfig] = {
     # The released architecture of Burkov et al. (2020): the authors' checkpoint loads into it.
     "lpr256": ModelConfig(),
-    # The embedded default: proxy-driven, small enough for 15+ frames/s on a 2-core CPU.
+    # The embedded default: proxy-driven, small enough for 15+ frames/s on a 2-core CPU, and
+    # trainable on a CPU: plain ResNet encoders, because depthwise convolutions (MobileNetV2)
+    # train about 50x slower there (backward through depthwise kernels is unoptimised on CPU).
     "toon": ModelConfig(
         resolution=128,
         identity_arch="resnet18", identity_width=0.5, identity_dim=256,
-        pose_arch="mobilenet_v2", pose_width=0.5, pose_dim=128,
+        pose_arch="resnet18", pose_width=0.25, pose_dim=128,
         gen_channels=(256, 256, 192, 96, 48, 24),
         gen_res_blocks=1, mlp_hidden=384,
         disc_channels=(32, 64, 128, 256, 256),
@@ -67,7 +69,7 @@ PRESETS: dict[str, ModelConfig] = {
     "tiny": ModelConfig(
         resolution=32,
         identity_arch="resnet18", identity_width=0.125, identity_dim=32,
-        pose_arch="mobilenet_v2", pose_width=0.25, pose_dim=16,
+        pose_arch="resnet18", pose_width=0.125, pose_dim=16,
         gen_channels=(32, 32, 16, 8),
         gen_res_blocks=1, mlp_hidden=64,
         disc_channels=(8, 16, 32),
