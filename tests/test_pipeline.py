@@ -17,6 +17,7 @@ from puppet.capture import CameraConfig, CameraSource, CaptureError, Frame, Vide
 from puppet.compose import Background, BackgroundError, ComposeConfig, Compositor, parse_background
 from puppet.engine import Engine, EngineConfig
 from puppet.pipeline import FrameResult, Handoff, Mode, Pipeline, PipelineConfig, PipelineError, RunSummary
+from puppet.recording import RecordingConfig
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_CLIP = REPO / "assets" / "driver" / "demo.mp4"
@@ -293,7 +294,7 @@ def test_camera_vanishing_mid_run_ends_cleanly_with_a_playable_recording(proxy_e
     got = Collect()
     pipe = Pipeline(proxy_engine, VanishingCamera(20),
                     PipelineConfig(mode=Mode.OFFLINE, compose=ComposeConfig(size=64)), **got.kwargs())
-    pipe.start_recording(tmp_path / "take.gif")
+    pipe.start_recording(tmp_path / "take.gif", RecordingConfig(fps=10))  # 10/s: no GIF rate cap
     pipe.start()
     summary = pipe.wait(60)
     assert summary.error is not None and summary.error.startswith("camera 0: stopped delivering")

@@ -36,6 +36,7 @@ from puppet.params import NUM_PARAMS, clip
 from puppet.pipeline.handoff import Handoff
 from puppet.pipeline.prepare import DriverPreparer, to_tensor
 from puppet.recording import Recorder, RecordingConfig, RecordingError, RecordingResult
+from puppet.tracking import FaceTracker, TrackerConfig, TrackResult
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,13 @@ class PipelineError(RuntimeError):
 
 
 class Tracker(Protocol):
-    def process(self, frame_rgb: np.ndarray, timestamp_s: float) -> Any: ...
+    """What the pipeline needs of a tracker (puppet.tracking.FaceTracker)."""
+
+    def process(self, frame_rgb: np.ndarray, timestamp_s: float) -> TrackResult: ...
 
     def calibrate(self) -> None: ...
+
+    def update_config(self, **changes: Any) -> None: ...
 
     def close(self) -> None: ...
 
@@ -89,7 +94,7 @@ class FrameResult:
     image: np.ndarray  # uint8 [S,S,3] (or [S,S,4] with a transparent background; wider side by side)
     camera: np.ndarray  # uint8 [H,W,3] RGB, mirrored if mirroring is on
     driver: np.ndarray  # uint8 [R,R,3] RGB: what the character graph saw
-    track: Any  # puppet.tracking.TrackResult (found, confidence, box, landmarks, params)
+    track: TrackResult  # found, confidence, box, landmarks, params, calibrated
     times: StageTimes
     provider: str  # "TensorRT" | "CUDA" | "CPU"
     character: str
@@ -113,7 +118,7 @@ class RunSummary:
 @dataclass
 class _Work:
     frame: Frame
-    track: Any
+    track: TrackResult
     engine: Engine
     driver: np.ndarray  # uint8 [R,R,3]
     tensor: np.ndarray  # float32 [1,3,R,R]
@@ -158,8 +163,6 @@ class _Stats:
 
 
 def _default_tracker() -> Tracker:
-    from puppet.tracking import FaceTracker, TrackerConfig
-
     return FaceTracker(TrackerConfig())
 
 
@@ -280,11 +283,10 @@ class Pipeline:
         self._calibrate.set()
 
     def set_tracker_options(self, **changes: Any) -> None:
-        """Forward settings (gain, smoothing...) to the tracker's config, next frame.
-
-        The names are those of ``puppet.tracking.TrackerConfig``; an unknown name is reported
-        through ``on_error`` and ignored.
-        """
+        """Forward settings to the tracker, next frame: the fields of
+        ``puppet.tracking.TrackerConfig``, e.g. ``smoothing=2.0`` or
+        ``expression=ExpressionConfig(gain={"mouth_open": 1.5})``. An unknown name is reported
+        through ``on_error`` and ignored."""
         with self._lock:
             self._tracker_changes.update(changes)
 
@@ -392,8 +394,8 @@ class Pipeline:
             changes, self._tracker_changes = self._tracker_changes, {}
         if changes:
             try:
-                tracker.config = replace(tracker.config, **changes)  # type: ignore[attr-defined]
-            except (TypeError, AttributeError) as e:
+                tracker.update_config(**changes)
+            except (TypeError, ValueError) as e:
                 self._notify_error(f"tracker settings {sorted(changes)} not applied ({e})")
 
     def _track_loop(self) -> None:
@@ -415,7 +417,7 @@ class Pipeline:
                     engine = self._engine
                     if preparer is None or prepared_for is not engine:
                         preparer, prepared_for = DriverPreparer(engine.manifest), engine
-                    driver = preparer.image(frame.image, getattr(track, "box", None), getattr(track, "params", None))
+                    driver = preparer.image(frame.image, track.box, track.params)
                     tensor = to_tensor(driver)
                     t2 = time.perf_counter()
                 except Exception:
@@ -496,7 +498,5 @@ class Pipeline:
                 log.exception("on_finished callback failed")
 
 
-def _manual_track(params: np.ndarray) -> Any:
-    from puppet.tracking import TrackResult
-
-    return TrackResult(found=True, confidence=1.0, box=None, landmarks=None, params=params)
+def _manual_track(params: np.ndarray) -> TrackResult:
+    return TrackResult(found=True, confidence=1.0, box=None, landmarks=None, params=params, calibrated=True)
