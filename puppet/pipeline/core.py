@@ -476,8 +476,8 @@ class Pipeline:
                 self._count_error("present", result.index)
         recorder = self._recorder
         if recorder is not None and not recorder.submit(result.image, t_capture) and recorder.error is not None:
-            message = str(recorder.error)
-            self.stop_recording()
+            stopped = self.stop_recording()
+            message = stopped.error if stopped is not None and stopped.error else str(recorder.error)
             if self.config.mode is Mode.OFFLINE:
                 self._fail(message)  # a render without its output file has no point going on
             else:
