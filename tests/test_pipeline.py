@@ -264,9 +264,10 @@ def test_live_run_drops_stale_frames_behind_a_slow_consumer(proxy_engine):
     assert summary.frames_out < 25 and sum(summary.dropped.values()) > 0
     indices = [r.index for r in got.frames]
     assert indices == sorted(set(indices))  # never an old frame after a newer one
-    # Latency does not build up: the source index runs ahead of the output by at most the
-    # frames in flight (one per hand-off and stage), however long the run.
-    assert max(b - a for a, b in zip(indices, indices[1:])) > 1
+    assert max(b - a for a, b in zip(indices, indices[1:])) > 1  # stale frames were skipped
+    # No backlog: the last frame out is one of the last captured (at most one per hand-off and
+    # stage in flight), although the consumer took 0.15 s for each of ~20 frames.
+    assert indices[-1] >= summary.frames_in - 4
 
 
 class VanishingCamera:
