@@ -199,11 +199,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(argv: Sequence[str]) -> int:
+    import importlib
+
     try:
-        import puppet.gui
+        gui = importlib.import_module("puppet.gui")  # Qt is loaded only for the GUI
     except ImportError as e:
         raise CliError(f"the GUI cannot start ({e})") from None
-    return puppet.gui.run(list(argv))
+    return gui.run(list(argv))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -159,3 +159,13 @@ def test_bench_prints_one_json_object(tiny_bundle):
         assert report[key] > 0, key
     assert set(report["stage_ms"]) == {"capture", "track", "prepare", "infer", "compose"}
     assert report["frames"] == 20 and report["provider"] in ("CPU", "CUDA", "TensorRT")
+
+
+def test_no_arguments_open_the_gui(monkeypatch):
+    import types
+
+    calls: list[list[str]] = []
+    gui = types.ModuleType("puppet.gui")
+    gui.run = lambda argv: calls.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "puppet.gui", gui)
+    assert main([]) == 0 and calls == [[]]

@@ -389,3 +389,36 @@ def test_resident_memory_does_not_grow_over_hundreds_of_frames(proxy_engine):
     report = soak(proxy_engine, DEMO_CLIP, frames=400, warmup=100)
     assert report["frames"] == 400 and report["error"] is None and report["errors"] == {}
     assert report["rss_growth_mb"] < 20, report
+
+
+def test_tracker_settings_and_calibration_reach_the_tracker(proxy_engine):
+    from puppet.tracking import FaceTracker
+
+    class Recording(FaceTracker):
+        made: list["Recording"] = []
+
+        def __init__(self):
+            super().__init__()
+            self.calibrations = 0
+            Recording.made.append(self)
+
+        def calibrate(self) -> None:
+            self.calibrations += 1
+            super().calibrate()
+
+    got = Collect()
+    pipe = Pipeline(proxy_engine, VideoFileSource(DEMO_CLIP), PipelineConfig(mode=Mode.OFFLINE, max_frames=12,
+                    compose=ComposeConfig(size=64)), tracker_factory=Recording, **got.kwargs())
+    pipe.set_tracker_options(smoothing=2.5)
+    pipe.calibrate()
+    pipe.start()
+    summary = pipe.wait(60)
+    (tracker,) = Recording.made
+    assert tracker.config.smoothing == 2.5 and tracker.calibrations == 1
+    assert summary.frames_out == 12 and got.errors == []
+    bad = Pipeline(proxy_engine, VideoFileSource(DEMO_CLIP), PipelineConfig(mode=Mode.OFFLINE, max_frames=3,
+                   compose=ComposeConfig(size=64)), tracker_factory=Recording, **got.kwargs())
+    bad.set_tracker_options(sharpness=3)
+    bad.start()
+    assert bad.wait(60).frames_out == 3  # an unknown setting is reported, not fatal
+    assert len(got.errors) == 1 and "sharpness" in got.errors[0]
