@@ -422,3 +422,14 @@ def test_tracker_settings_and_calibration_reach_the_tracker(proxy_engine):
     bad.start()
     assert bad.wait(60).frames_out == 3  # an unknown setting is reported, not fatal
     assert len(got.errors) == 1 and "sharpness" in got.errors[0]
+
+
+def test_stop_from_inside_the_frame_callback(proxy_engine):
+    got = Collect()
+    pipe = Pipeline(proxy_engine, VideoFileSource(DEMO_CLIP, realtime=True),
+                    PipelineConfig(compose=ComposeConfig(size=64)), **got.kwargs())
+    pipe.on_frame = lambda r: (got.on_frame(r), len(got.frames) == 3 and pipe.stop())
+    pipe.start()
+    summary = pipe.wait(30)
+    assert not pipe.running and summary.error is None
+    assert 3 <= summary.frames_out <= 4 and len(got.finished) == 1

@@ -230,13 +230,16 @@ class Pipeline:
         self._stopping.set()
         self._to_track.close()
         self._to_output.close()
+        if not self._started:
+            self.source.close()
         return self.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> RunSummary:
         """Wait for the source to end (OFFLINE: every frame processed) and summarise."""
         deadline = None if timeout is None else time.monotonic() + timeout
         for t in self._threads:
-            if t.is_alive():
+            # A callback may stop the pipeline from the output thread itself: no self-join.
+            if t.is_alive() and t is not threading.current_thread():
                 t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         if self._summary is None:  # never started, or a thread is stuck in a device read
             self.stop_recording()
