@@ -23,6 +23,7 @@ from puppet.bundle import Manifest, write_bundle
 from .base_model import BaseModel, load_base
 from .onnx_export import character_graph, check_parity, export_onnx, to_fp16
 from .sources import SourceSet, load_sources
+from .train.finetune import FinetuneConfig, finetune
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,6 @@ class CharacterOptions:
     fp16: bool = True
     proxy_seed: int = 0
     source_params: np.ndarray | None = None  # [N, NUM_PARAMS] expression of each source (proxy mode)
-
-
-def mean_identity(base: BaseModel, sources: SourceSet) -> torch.Tensor:
-    """[1, I]: the identity encoder's mean embedding of the masked source images."""
-    images = torch.from_numpy(sources.images * sources.masks)  # [N,3,R,R], background black
-    with torch.no_grad():
-        return base.model.eval().identity(images[None])  # [1,N,3,R,R] -> [1,I]
 
 
 def thumbnail_png(rgb: np.ndarray, mask: np.ndarray) -> bytes:
@@ -78,16 +72,10 @@ def make_character(base_path: Path, image_paths: list[Path], out_path: Path,
     sources = load_sources(image_paths, res, precropped=opts.precropped)
     if not opts.use_mask:
         sources.masks[:] = 1.0
-    if opts.iterations == 0:
-        identity = mean_identity(base, sources)
-        model = base.model
-    else:
-        from .train.finetune import FinetuneConfig, finetune
-
-        cfg = FinetuneConfig(iterations=opts.iterations, use_mask=opts.use_mask, use_dice=opts.use_dice,
-                             proxy_seed=opts.proxy_seed)
-        model, identity = finetune(base, sources, cfg, source_params=opts.source_params, preview=preview,
-                                   progress=progress)
+    cfg = FinetuneConfig(iterations=opts.iterations, use_mask=opts.use_mask, use_dice=opts.use_dice,
+                         proxy_seed=opts.proxy_seed)
+    model, identity = finetune(base, sources, cfg, source_params=opts.source_params, preview=preview,
+                               progress=progress)
     graph = character_graph(model, identity)
     graph_bytes = export_onnx(graph, res)
     parity = check_parity(graph, graph_bytes, res, tolerance=PARITY_TOLERANCE)

@@ -16,6 +16,7 @@ class TrainConfig:
     batch: int = 8
     k_frames: int = 3  # identity frames per sample
     data: str = "procedural"  # "procedural", or a folder of talking-head videos / frame folders
+    train_identities: int = 0  # procedural data: 0 = an endless stream of new identities
     lr_g: float = 2e-4
     lr_d: float = 4e-4
     ema: float = 0.999

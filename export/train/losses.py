@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import pickle
 from pathlib import Path
 
 import torch
@@ -78,7 +79,7 @@ def _vgg19_features(path: Path) -> tuple[nn.Sequential, tuple[int, ...]]:
     features = nn.Sequential(*layers)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as e:
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as e:
         raise ValueError(f"{path}: cannot read VGG19 weights ({e})") from None
     part = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
     try:

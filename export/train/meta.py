@@ -115,7 +115,7 @@ class Trainer:
                           cfg.proxy_prob if self.mcfg.driving_mode == "proxy" else 0.0)
         seed = cfg.seed * 1000 + self.step  # a resumed run draws new samples
         if cfg.data == "procedural":
-            data = ProceduralHeads(spec, seed=seed, rank=self.rank)
+            data = ProceduralHeads(spec, seed=seed, rank=self.rank, identities=cfg.train_identities or None)
             kw = {}
         else:
             data = VideoFolder(Path(cfg.data), spec, seed=seed + self.rank)

@@ -1,0 +1,242 @@
+"""Fine-tuning a character from its source images (``puppet-export character``).
+
+As in the method: the identity starts as the identity encoder's mean embedding and becomes a
+trainable parameter; the generator (all of it, or only its AdaIN MLP) and the discriminator
+train; the encoders stay frozen; each image is identity source, driver and target at once.
+
+A ``proxy``-mode character is driven live by the pose codes of proxy renders, so it is trained
+against exactly those: each source image's expression parameters (read by face tracking, given
+by the user, or the rest values) are rendered on the proxy head, and the pose encoder's codes of
+those renders drive the generator. Motion that a 2-D warp of a source can show is taught too:
+a random roll / offset / scale of the source is paired with a proxy render with the same roll /
+offset / scale.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from puppet import params as P
+
+from ..base_model import BaseModel
+from ..models import Discriminator, LatentPoseModel
+from ..sources import SourceSet
+from . import losses as L
+from .augment import PoseAugment
+from .meta import update_ema
+
+log = logging.getLogger(__name__)
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    iterations: int | None = None  # None: about 125 for one image up to about 230 for many
+    batch: int | None = None  # None: min(N, 8)
+    lr_g: float = 5e-4
+    lr_d: float = 8e-4
+    ema: float = 0.972
+    use_mask: bool = True
+    use_dice: bool = True
+    proxy_seed: int = 0
+    train_part: str = "all"  # "all": the whole generator; "mlp": only the AdaIN MLP (keeps the base's motion)
+    warp_prob: float = 0.6  # proxy mode: chance of a roll/offset/scale warp paired with the proxy
+    max_roll: float = 25.0
+    max_offset: float = 0.06
+    scale_range: tuple[float, float] = (0.9, 1.1)
+    w_l1: float = 1.0
+    w_dice: float = 1.0
+    w_adversarial: float = 0.05
+    w_feature_matching: float = 1.0
+    seed: int = 0
+
+    def steps_for(self, n_images: int) -> int:
+        if self.iterations is not None:
+            return self.iterations
+        return int(round(125 + (230 - 125) * min(n_images - 1, 7) / 7))
+
+
+def mean_identity(model: LatentPoseModel, sources: SourceSet) -> torch.Tensor:
+    """[1, I]: the identity encoder's mean embedding of the masked source images."""
+    images = torch.from_numpy(sources.images * sources.masks)  # [N,3,R,R], background black
+    with torch.no_grad():
+        return model.eval().identity(images[None])  # [1,N,3,R,R] -> [1,I]
+
+
+def source_expressions(sources: SourceSet, given: np.ndarray | None) -> np.ndarray:
+    """[N, NUM_PARAMS]: the user's values, else face tracking's reading, else rest."""
+    if given is not None:
+        if given.shape != (len(sources.paths), P.NUM_PARAMS):
+            raise ValueError(f"expected expression values for {len(sources.paths)} images, got {given.shape[0]}")
+        return P.clip(given)
+    from puppet.tracking import estimate_params
+
+    out = []
+    for img in sources.images:
+        rgb = (img.transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)  # [3,R,R] -> [R,R,3]
+        found = estimate_params(rgb)
+        out.append(P.neutral() if found is None else found)
+    return np.stack(out)
+
+
+def proxy_render(params: np.ndarray, res: int, seed: int) -> np.ndarray:
+    from puppet.heads import Identity, render_head
+
+    head = render_head(Identity.from_seed(seed), params, res)
+    return head.rgb.astype(np.float32).transpose(2, 0, 1) / 255  # [R,R,3] -> [3,R,R]
+
+
+def _warp(img: np.ndarray, roll: float, dx: float, dy: float, scale: float) -> np.ndarray:
+    """[C,R,R] float image turned clockwise by ``roll`` degrees about its centre, scaled, shifted."""
+    c, r, _ = img.shape
+    m = cv2.getRotationMatrix2D((r / 2, r / 2), -roll, scale)
+    m[:, 2] += (dx * r, dy * r)
+    out = cv2.warpAffine(img.transpose(1, 2, 0), m, (r, r), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out.reshape(r, r, c).transpose(2, 0, 1)  # [R,R,C] -> [C,R,R]
+
+
+class _Batches:
+    """Training triples (driver, target, mask) for fine-tuning, warped and paired on the fly."""
+
+    def __init__(self, sources: SourceSet, expressions: np.ndarray | None, res: int, cfg: FinetuneConfig):
+        self.sources, self.expr, self.res, self.cfg = sources, expressions, res, cfg
+        self.rng = np.random.default_rng(cfg.seed)
+        self.augment = PoseAugment()
+
+    def plain_drivers(self) -> np.ndarray:
+        """[N,3,R,R]: what drives each source unwarped (proxy renders, or the sources themselves)."""
+        if self.expr is None:
+            return self.sources.images
+        return np.stack([proxy_render(p, self.res, self.cfg.proxy_seed) for p in self.expr])
+
+    def __call__(self, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cfg, rng = self.cfg, self.rng
+        idx = rng.choice(len(self.sources.paths), size=batch, replace=len(self.sources.paths) < batch)
+        drivers, targets, masks = [], [], []
+        for i in idx:
+            img, mask = self.sources.images[i], self.sources.masks[i]
+            if self.expr is not None:
+                p = self.expr[i].copy()
+                if rng.random() < cfg.warp_prob:
+                    roll = rng.uniform(-cfg.max_roll, cfg.max_roll)
+                    dx, dy = rng.uniform(-cfg.max_offset, cfg.max_offset, 2)
+                    s = rng.uniform(*cfg.scale_range)
+                    img, mask = _warp(img, roll, dx, dy, s), _warp(mask, roll, dx, dy, s)
+                    p[P.INDEX["roll"]] += roll
+                    p[P.INDEX["offset_x"]] += dx
+                    p[P.INDEX["offset_y"]] += dy
+                    p[P.INDEX["scale"]] *= s
+                drivers.append(proxy_render(p, self.res, cfg.proxy_seed))
+            else:
+                rgb = (img.transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)  # [3,R,R] -> [R,R,3]
+                drivers.append(self.augment(rgb, rng).astype(np.float32).transpose(2, 0, 1) / 255)
+            targets.append(img)
+            masks.append(mask)
+        return np.stack(drivers), np.stack(targets), np.stack(masks)
+
+
+def write_preview(path: Path, sources: SourceSet, drivers: np.ndarray, outputs: list[np.ndarray]) -> None:
+    """PNG, one row per source: crop | mask | driver | each reconstruction given."""
+    def tile(x: np.ndarray) -> np.ndarray:
+        x = np.repeat(x, 3, 0) if x.shape[0] == 1 else x
+        return (np.clip(x, 0, 1).transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)  # [3,R,R] -> [R,R,3]
+
+    rows = []
+    for i in range(len(sources.paths)):
+        cells = [sources.images[i], sources.masks[i], drivers[i]] + [o[i] for o in outputs]
+        rows.append(np.concatenate([tile(c) for c in cells], 1))
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
+
+
+def _reconstruct(model: LatentPoseModel, identity: torch.Tensor, drivers: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        d = torch.from_numpy(drivers)
+        rgb, mask = model.eval()(identity.expand(len(d), -1), d)
+        return (rgb * mask).numpy()
+
+
+def finetune(base: BaseModel, sources: SourceSet, cfg: FinetuneConfig, source_params: np.ndarray | None = None,
+             preview: Path | None = None, progress: Callable[[int, int], None] | None = None,
+             cancel: threading.Event | None = None) -> tuple[LatentPoseModel, torch.Tensor]:
+    """Returns the tuned model (EMA weights) and the character's identity [1, I]."""
+    torch.manual_seed(cfg.seed)
+    res = base.cfg.resolution
+    model = copy.deepcopy(base.model).eval()
+    identity0 = mean_identity(model, sources)
+    steps = cfg.steps_for(len(sources.paths))
+    if steps == 0 and preview is None:
+        return model, identity0
+    proxy = base.cfg.driving_mode == "proxy"
+    expr = source_expressions(sources, source_params) if proxy else None
+    batches = _Batches(sources, expr, res, cfg)
+    drivers = batches.plain_drivers()
+    if preview is not None:
+        write_preview(preview, sources, drivers, [_reconstruct(model, identity0, drivers)])
+    if steps == 0:
+        return model, identity0
+
+    model.requires_grad_(False)
+    gen = model.generator
+    trainable = list(gen.mlp.parameters()) if cfg.train_part == "mlp" else list(gen.parameters())
+    for p in trainable:
+        p.requires_grad_(True)
+    identity = nn.Parameter(identity0.clone())
+    disc = copy.deepcopy(base.discriminator) if base.discriminator is not None else Discriminator(base.cfg)
+    disc.train()
+    opt_g = torch.optim.RAdam(trainable + [identity], lr=cfg.lr_g)
+    opt_d = torch.optim.RAdam(disc.parameters(), lr=cfg.lr_d)
+    ema_gen, ema_id = copy.deepcopy(gen).eval(), identity0.clone()
+    batch = cfg.batch or min(len(sources.paths), 8)
+    pose_encoder = model.pose_encoder.eval()
+    gan = cfg.w_adversarial > 0
+    for step in range(1, steps + 1):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("fine-tuning cancelled")
+        drv, tgt, msk = (torch.from_numpy(a) for a in batches(batch))
+        with torch.no_grad():
+            pose = pose_encoder(drv)
+        real = tgt * msk if cfg.use_mask else tgt
+        rgb, mask = gen(identity.expand(batch, -1), pose)
+        fake = rgb * mask if cfg.use_mask else rgb
+        loss = cfg.w_l1 * L.multiscale_l1(fake, real)
+        if cfg.use_dice and cfg.use_mask:
+            loss = loss + cfg.w_dice * L.dice(mask, msk)
+        if gan:
+            score, feats = disc(torch.cat([fake, real]), identity.expand(2 * batch, -1))
+            loss = loss + cfg.w_adversarial * L.hinge_g(score.chunk(2)[0])
+            loss = loss + cfg.w_feature_matching * L.feature_matching(
+                [f.chunk(2)[0] for f in feats], [f.chunk(2)[1] for f in feats])
+        opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_g.step()
+        update_ema(ema_gen, gen, cfg.ema)
+        with torch.no_grad():
+            ema_id.lerp_(identity, 1 - cfg.ema)
+        if gan:
+            score, _ = disc(torch.cat([fake.detach(), real]), identity.detach().expand(2 * batch, -1))
+            loss_d = L.hinge_d(score.chunk(2)[1], score.chunk(2)[0])
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+        if progress is not None:
+            progress(step, steps)
+    model.generator = ema_gen
+    model.requires_grad_(False)
+    if preview is not None:
+        write_preview(preview, sources, drivers, [_reconstruct(base.model, identity0, drivers),
+                                                  _reconstruct(model, ema_id, drivers)])
+    return model.eval(), ema_id.detach()

@@ -1,0 +1,98 @@
+"""Meta-training on CPU with the `tiny` preset: the loss falls, DDP runs, resume continues."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import DEMO_CLIP
+from export.base_model import load_base
+from export.train.config import TrainConfig
+from export.train.data import SampleSpec, VideoFolder
+from export.train.evaluate import EvalConfig, evaluate
+from export.train.losses import Perceptual
+from export.train.meta import Trainer
+
+TINY = TrainConfig(preset="tiny", batch=2, k_frames=2, w_perceptual=0.0, workers=0, log_every=1000,
+                   sample_every=0, checkpoint_every=1000, train_identities=4, lr_g=1e-3)
+
+
+def test_loss_falls(tmp_path):
+    torch.manual_seed(0)
+    history = Trainer(replace(TINY, out=str(tmp_path), steps=60)).run()
+    first = np.mean([h["l1"] for h in history[:8]])
+    last = np.mean([h["l1"] for h in history[-8:]])
+    assert last < 0.8 * first, (first, last)
+    assert {"l1", "dice", "adv", "fm", "d"} <= set(history[-1])
+    base = load_base(tmp_path / "base.safetensors")
+    assert base.preset == "tiny" and base.info["steps"] == 60 and base.discriminator is not None
+
+
+def test_resume_continues_where_it_stopped(tmp_path):
+    cfg = replace(TINY, out=str(tmp_path), steps=4, checkpoint_every=2)
+    Trainer(cfg).run()
+    saved = load_base(tmp_path / "base.safetensors").model.state_dict()
+    resumed = Trainer(replace(cfg, steps=7, resume=True))
+    assert resumed.step == 4
+    for k, v in resumed.ema.state_dict().items():
+        torch.testing.assert_close(v, saved[k])
+    assert resumed.opt_g.state_dict()["state"], "optimizer moments restored"
+    resumed.run()
+    after = load_base(tmp_path / "base.safetensors")
+    assert after.info["steps"] == 7
+    changed = any(not torch.equal(v, saved[k]) for k, v in after.model.state_dict().items() if v.is_floating_point())
+    assert changed
+
+
+def test_two_process_ddp(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+         "-m", "export.cli", "train", "--preset", "tiny", "--out", str(tmp_path), "--steps", "3",
+         "--batch", "2", "--k-frames", "2", "--w-perceptual", "0", "--workers", "0", "--log-every", "1",
+         "--sample-every", "0", "--train-identities", "4"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert load_base(tmp_path / "base.safetensors").info["steps"] == 3
+
+
+def test_video_folder_with_computed_masks(tmp_path):
+    person = tmp_path / "speaker"
+    person.mkdir()
+    with av.open(str(DEMO_CLIP)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i >= 6:
+                break
+            crop = f.to_ndarray(format="bgr24")[40:330, 300:590]
+            cv2.imwrite(str(person / f"{i:03d}.png"), crop)
+    data = VideoFolder(tmp_path, SampleSpec(resolution=32, k_frames=2, proxy_prob=0.0))
+    sample = data[3]
+    assert sample["identity"].shape == (2, 3, 32, 32) and sample["driver"].shape == (3, 32, 32)
+    assert 0.2 < sample["mask"].mean() < 0.95  # the person, not the background
+    assert (tmp_path / "speaker.cache32.npz").is_file()
+
+
+def test_perceptual_loss_uses_imagenet_weights(tmp_path):
+    loss = Perceptual()
+    a = torch.rand(2, 3, 64, 64)
+    assert float(loss(a, a)) == 0.0
+    assert float(loss(a, torch.rand(2, 3, 64, 64))) > 0.01
+    bad = tmp_path / "vgg.pth"
+    bad.write_bytes(b"nope")
+    with pytest.raises(ValueError, match="vgg.pth"):
+        Perceptual(str(bad))
+
+
+def test_eval_report(tiny_base):
+    report = evaluate(tiny_base, EvalConfig(identities=2, targets=2))
+    for name in ("self", "proxy", "static"):
+        assert np.isfinite(report[f"{name}_l1"]) and report[f"{name}_psnr"] > 0
+    assert {"follows_eyes", "follows_mouth", "follows_yaw"} <= set(report)
