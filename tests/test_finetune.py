@@ -1,0 +1,56 @@
+"""Fine-tuning: a tuned character reconstructs its sources better than the feed-forward one, the
+preview is written before training, and proxy characters train against proxy renders."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from conftest import ADVENTURER
+from export.character import CharacterOptions, make_character
+from export.sources import load_sources
+from export.train.finetune import FinetuneConfig, proxy_render, source_expressions
+from puppet import params as P
+from puppet.bundle import read_bundle
+
+IMAGES = [ADVENTURER / f"mina_{i}.png" for i in (0, 2, 6)]
+
+
+def _expressions():
+    # Hand-read values of the three drawings: neutral, open mouth, eyes shut.
+    return np.stack([P.make(), P.make(mouth_open=0.8, smile=0.4), P.make(eye_open_l=0.0, eye_open_r=0.0)])
+
+
+def _reconstruction_error(bundle_path, sources, drivers) -> float:
+    sess = ort.InferenceSession(read_bundle(bundle_path).graph, providers=["CPUExecutionProvider"])
+    rgb, mask, _ = sess.run(None, {"driver": drivers})
+    return float(np.abs(rgb * mask - sources.images * sources.masks).mean())
+
+
+def test_finetuned_beats_feedforward(tiny_base, tmp_path):
+    expr = _expressions()
+    feed = make_character(tiny_base, IMAGES, tmp_path / "ff.puppet",
+                          CharacterOptions(name="ff", iterations=0, precropped=True, fp16=False))
+    preview = tmp_path / "preview.png"
+    tuned = make_character(tiny_base, IMAGES, tmp_path / "ft.puppet",
+                           CharacterOptions(name="ft", iterations=80, precropped=True, fp16=False,
+                                            source_params=expr), preview=preview)
+    sources = load_sources(IMAGES, 32, precropped=True)
+    drivers = np.stack([proxy_render(p, 32, 0) for p in expr])
+    before, after = (_reconstruction_error(p, sources, drivers) for p in (feed, tuned))
+    assert after < 0.7 * before, (before, after)
+    assert preview.is_file() and preview.stat().st_size > 1000
+
+
+def test_expressions_given_are_checked(tmp_path):
+    sources = load_sources(IMAGES, 32, precropped=True)
+    assert source_expressions(sources, _expressions()).shape == (3, P.NUM_PARAMS)
+    with pytest.raises(ValueError, match="3 images"):
+        source_expressions(sources, _expressions()[:2])
+
+
+def test_default_iterations_follow_the_method():
+    cfg = FinetuneConfig()
+    assert cfg.steps_for(1) == 125 and cfg.steps_for(8) == 230 and cfg.steps_for(16) == 230
+    assert FinetuneConfig(iterations=7).steps_for(3) == 7
