@@ -231,8 +231,12 @@ class GifWriter:
         except OSError as e:
             raise RecordingError(f"{path}: cannot create ({_os_reason(e)})") from None
 
-    def _start(self, rgb: np.ndarray) -> None:
-        quantized = Image.fromarray(rgb).quantize(colors=GIF_TRANSPARENT, method=Image.Quantize.MEDIANCUT)
+    def _start(self, rgb: np.ndarray, opaque: np.ndarray | None) -> None:
+        """Header and global palette, from the first frame's visible pixels."""
+        sample = rgb
+        if opaque is not None and opaque.any():
+            sample = rgb[opaque][None]  # [H,W,3] -> [1,N,3]: hidden pixels waste no colours
+        quantized = Image.fromarray(sample).quantize(colors=GIF_TRANSPARENT, method=Image.Quantize.MEDIANCUT)
         colors = np.asarray(quantized.getpalette()[: 3 * GIF_TRANSPARENT], np.uint8).reshape(-1, 3)  # [n*3] -> [n,3]
         self._colors = len(colors)
         table = np.zeros((256, 3), np.uint8)
@@ -268,14 +272,15 @@ class GifWriter:
         if (self._offered - 1) % self.stride:
             return
         rgb = np.ascontiguousarray(image[:self.height, :self.width, :3])
+        opaque = image[:self.height, :self.width, 3] >= 128 if image.shape[2] == 4 else None
         if self._palette is None:
-            self._start(rgb)
+            self._start(rgb, opaque)
         indices = np.asarray(Image.fromarray(rgb).quantize(palette=self._palette, dither=Image.Dither.NONE))
         indices = np.where(indices >= self._colors, 0, indices).astype(np.uint8)
         offset = (0, 0)
         params = {"duration": self._delay_ms(), "transparency": GIF_TRANSPARENT}
-        if image.shape[2] == 4:
-            indices[image[:self.height, :self.width, 3] < 128] = GIF_TRANSPARENT
+        if opaque is not None:
+            indices[~opaque] = GIF_TRANSPARENT
             params["disposal"] = 2  # clear before the next frame: pixels may become transparent
             patch = indices
         elif self._previous is None:
