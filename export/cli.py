@@ -33,6 +33,17 @@ def cmd_convert_lpr(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pack_base(args: argparse.Namespace) -> int:
+    from .base_model import load_base
+
+    base = load_base(args.base, with_discriminator=not args.no_discriminator)
+    if args.note:
+        base.info["note"] = args.note
+    save_base(base, args.output, half=not args.fp32)
+    print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def _read_params(path: Path | None, count: int):
     """Per-image expression values from a JSON list of {name: value} objects (one per image)."""
     if path is None:
@@ -125,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", type=Path, required=True, help="base-model file (.safetensors)")
     c.add_argument("--half", action="store_true", help="store weights in fp16 (half the size)")
     c.set_defaults(func=cmd_convert_lpr)
+
+    c = sub.add_parser("pack-base", help="copy a base model for shipping: fp16 weights, optional parts")
+    c.add_argument("base", type=Path)
+    c.add_argument("-o", "--output", type=Path, required=True)
+    c.add_argument("--fp32", action="store_true", help="keep float32 weights")
+    c.add_argument("--no-discriminator", action="store_true", help="drop the discriminator (no fine-tuning then)")
+    c.add_argument("--note", help="a line of provenance stored in the file")
+    c.set_defaults(func=cmd_pack_base)
 
     c = sub.add_parser("character", help="make a character bundle from 1 to 16 images")
     c.add_argument("images", type=Path, nargs="*")
