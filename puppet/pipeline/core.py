@@ -299,7 +299,7 @@ class Pipeline:
         if params is None:
             self._manual = None
             return
-        params = np.asarray(params, np.float32).reshape(-1)
+        params = np.asarray(params, np.float32).reshape(-1)  # [P] or [1,P] -> [P]
         if params.shape != (NUM_PARAMS,):
             raise PipelineError(f"parameter vector must have {NUM_PARAMS} values, got {params.shape[0]}")
         if self._engine.manifest.driving_mode != "proxy":
