@@ -126,6 +126,28 @@ def cmd_tensorrt(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render_heads(args: argparse.Namespace) -> int:
+    """Source images of a procedural character: RGBA PNGs (alpha = mask) and their expressions."""
+    import numpy as np
+    from PIL import Image
+
+    from puppet.heads import Identity, render_head
+    from puppet.heads.sheet import COLUMNS
+    from puppet.params import as_dict, make
+
+    ident = Identity.from_seed(args.seed)
+    args.output.mkdir(parents=True, exist_ok=True)
+    values = [make(**v) for _, v in COLUMNS if "yaw" not in v and "pitch" not in v and "roll" not in v]
+    values = values[:args.count]
+    for i, p in enumerate(values):
+        head = render_head(ident, p, args.size)
+        alpha = (head.mask * 255 + 0.5).astype(np.uint8)
+        Image.fromarray(np.dstack([head.rgb, alpha])).save(args.output / f"head{args.seed}_{i}.png")
+    (args.output / f"head{args.seed}.params.json").write_text(json.dumps([as_dict(p) for p in values], indent=1))
+    print(f"wrote {len(values)} images of identity {args.seed} to {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="puppet-export", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true")
@@ -176,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--fp32", action="store_true", help="no fp16 kernels")
     c.add_argument("--max-batch", type=int, default=1)
     c.set_defaults(func=cmd_tensorrt)
+
+    c = sub.add_parser("render-heads", help="source images (RGBA) and expressions of one procedural identity")
+    c.add_argument("--seed", type=int, required=True)
+    c.add_argument("--count", type=int, default=8)
+    c.add_argument("--size", type=int, default=256)
+    c.add_argument("-o", "--output", type=Path, required=True)
+    c.set_defaults(func=cmd_render_heads)
 
     c = sub.add_parser("heads-sheet", help="contact sheet of procedural heads")
     c.add_argument("-o", "--output", type=Path, required=True)
