@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 1
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 
 
 class CliError(Exception):
@@ -111,11 +112,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     config = PipelineConfig(mode=mode, mirror=args.mirror, max_frames=args.frames,
                             compose=ComposeConfig(background=background, size=args.size,
                                                   side_by_side=args.side_by_side))
-    total = args.frames
-    frame_count = getattr(source, "frame_count", 0)
-    if frame_count:
-        total = min(total, frame_count) if total else frame_count
-    show = _progress_printer(total)
+    known = getattr(source, "frame_count", 0)  # files know their length, cameras do not
+    show = _progress_printer(min(filter(None, (args.frames, known)), default=None))
     virtual = _virtual_camera(source.fps) if args.virtual_camera else None
     failures: list[str] = []
     abort = threading.Event()  # set by Ctrl-C or a failing virtual camera
@@ -146,20 +144,25 @@ def cmd_render(args: argparse.Namespace) -> int:
         if cam is not None:
             cam.close()
     show(done[0], final=True)
+    return _report(summary, args.driver, failures[0] if failures else None, abort.is_set())
+
+
+def _report(summary, driver: str, failure: str | None, aborted: bool) -> int:
+    """What a render wrote and how it ended, on stderr; the exit code."""
     rec = summary.recording
     if rec is not None:
         print(f"wrote {rec.path}: {rec.frames} frames, {rec.duration_s:.2f} s"
               + (f", {rec.dropped} dropped" if rec.dropped else ""), file=sys.stderr)
     if summary.errors:
         print(f"puppet: per-frame errors: {summary.errors}", file=sys.stderr)
-    error = summary.error or (rec.error if rec is not None else None) or (failures[0] if failures else None)
+    error = summary.error or (rec.error if rec is not None else None) or failure
     if error:
         print(f"puppet: error: {error}", file=sys.stderr)
         return EXIT_RUN_FAILED
     if summary.frames_out == 0:
-        print(f"puppet: error: {args.driver}: no frame came through", file=sys.stderr)
+        print(f"puppet: error: {driver}: no frame came through", file=sys.stderr)
         return EXIT_RUN_FAILED
-    return 130 if abort.is_set() else 0
+    return EXIT_INTERRUPTED if aborted else 0
 
 
 def cmd_characters(args: argparse.Namespace) -> int:
