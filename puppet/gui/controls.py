@@ -1,0 +1,83 @@
+"""The control panel: source, camera, expression tuning, background, recording."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QPushButton, QSlider, QVBoxLayout, QWidget)
+
+from .sliders import ParamSliders
+
+RESOLUTIONS = ((640, 480), (1280, 720), (1920, 1080))
+SOURCE_DEMO, SOURCE_SLIDERS = "demo clip", "sliders"
+
+
+def _slider(lo: int, hi: int, value: int) -> QSlider:
+    s = QSlider(Qt.Orientation.Horizontal)
+    s.setRange(lo, hi)
+    s.setValue(value)
+    return s
+
+
+class Controls(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.source = QComboBox()
+        self.source.addItems([SOURCE_DEMO, SOURCE_SLIDERS])
+        self.resolution = QComboBox()
+        self.resolution.addItems([f"{w} x {h}" for w, h in RESOLUTIONS])
+        self.mirror = QCheckBox("Mirror")
+        self.overlay = QCheckBox("Tracking overlay")
+        self.calibrate = QPushButton("Calibrate neutral  (C)")
+        self.gain = _slider(50, 200, 100)  # percent
+        self.smoothing = _slider(25, 400, 100)  # percent
+        self.background = QComboBox()
+        self.background.addItems(["green", "white", "black", "grey", "blue", "transparent (GIF)", "image..."])
+        self.fmt = QComboBox()
+        self.fmt.addItems(["MP4", "GIF"])
+        self.record = QPushButton("Record  (R)")
+        self.record.setCheckable(True)
+        self.elapsed = QLabel("")
+        self.open_folder = QPushButton("Open recordings folder")
+        self.snapshot = QPushButton("Snapshot PNG  (S)")
+        self.sliders = ParamSliders()
+
+        src = QGroupBox("Driver")
+        f = QFormLayout(src)
+        f.addRow("Source", self.source)
+        f.addRow("Camera size", self.resolution)
+        f.addRow(self.mirror)
+        f.addRow(self.overlay)
+        f.addRow(self.calibrate)
+        tune = QGroupBox("Expression")
+        f = QFormLayout(tune)
+        f.addRow("Gain", self.gain)
+        f.addRow("Smoothing", self.smoothing)
+        look = QGroupBox("Background")
+        QVBoxLayout(look).addWidget(self.background)
+        rec = QGroupBox("Recording")
+        v = QVBoxLayout(rec)
+        row = QHBoxLayout()
+        row.addWidget(self.fmt)
+        row.addWidget(self.record, 1)
+        v.addLayout(row)
+        v.addWidget(self.elapsed)
+        v.addWidget(self.snapshot)
+        v.addWidget(self.open_folder)
+        self.sliders_box = QGroupBox("Expression sliders")
+        QVBoxLayout(self.sliders_box).addWidget(self.sliders)
+        layout = QVBoxLayout(self)
+        for w in (src, tune, look, rec, self.sliders_box):
+            layout.addWidget(w)
+        layout.addStretch(1)
+
+    def add_cameras(self, indices: list[int]) -> None:
+        for i in indices:
+            self.source.insertItem(i, f"camera {i}")
+
+    def camera_index(self) -> int | None:
+        text = self.source.currentText()
+        return int(text.split()[1]) if text.startswith("camera ") else None
+
+    def camera_size(self) -> tuple[int, int]:
+        return RESOLUTIONS[self.resolution.currentIndex()]

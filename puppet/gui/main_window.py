@@ -1,0 +1,403 @@
+"""The main window: the character large, the camera small inside it, the gallery and controls.
+
+The pipeline (puppet.pipeline) does all the work on its own threads; this window only starts,
+steers and stops it, and paints the latest finished frame that the bridge hands over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+from platformdirs import user_videos_dir
+from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QPushButton,
+                               QScrollArea, QSplitter, QVBoxLayout, QWidget)
+
+from puppet.assets import AssetError, demo_clip
+from puppet.bundle import BundleError
+from puppet.capture import CameraConfig, CameraSource, CaptureError, VideoFileSource
+from puppet.compose import Background, ComposeConfig
+from puppet.engine import Engine, EngineError
+from puppet.library import LibraryError, import_character, user_characters_dir
+from puppet.pipeline import Pipeline, PipelineConfig, PipelineError
+from puppet.tracking import ExpressionConfig
+from puppet import params as P
+
+from .bridge import PipelineBridge
+from .controls import SOURCE_DEMO, SOURCE_SLIDERS, Controls
+from .gallery import Gallery, is_bundle
+from .settings import open_settings
+from .video_view import ImageView
+
+log = logging.getLogger(__name__)
+COLOURS = {"green": (0, 177, 64), "white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128),
+           "blue": (40, 80, 200)}
+DEFAULT_BASE = Path(__file__).resolve().parents[2] / "assets" / "base" / "toon.safetensors"
+
+
+def probe_cameras(limit: int = 4) -> list[int]:
+    """Indices of cameras that open; cheap, and run off the interface thread."""
+    found = []
+    for i in range(limit):
+        cap = cv2.VideoCapture(i)
+        if cap.isOpened():
+            found.append(i)
+        cap.release()
+    return found
+
+
+class MainWindow(QMainWindow):
+    cameras_found = Signal(list)
+
+    def __init__(self, recordings_dir: Path | None = None, probe: bool = True):
+        super().__init__()
+        self.setWindowTitle("puppet")
+        self.resize(1180, 720)
+        self.settings = open_settings()
+        self.recordings_dir = recordings_dir or Path(user_videos_dir()) / "puppet"
+        self.pipeline: Pipeline | None = None
+        self.bridge: PipelineBridge | None = None
+        self.last_result = None
+        self.last_recording = None
+        self._record_started = 0.0
+        self._background = Background.of_color(COLOURS["green"])
+
+        self.view = ImageView()
+        self.camera_view = ImageView(self.view)
+        self.camera_view.resize(200, 150)
+        self.gallery = Gallery()
+        self.controls = Controls()
+        import_button, new_button = QPushButton("Import..."), QPushButton("New character...")
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.addWidget(QLabel("Characters"))
+        lv.addWidget(self.gallery, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(import_button)
+        buttons.addWidget(new_button)
+        lv.addLayout(buttons)
+        scroll = QScrollArea()
+        scroll.setWidget(self.controls)
+        scroll.setWidgetResizable(True)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(self.view)
+        split.addWidget(scroll)
+        split.setSizes([220, 640, 320])
+        self.setCentralWidget(split)
+        self.readout = QLabel("")
+        self.statusBar().addPermanentWidget(self.readout)
+
+        c = self.controls
+        self.gallery.chosen.connect(self.set_character)
+        self.gallery.dropped.connect(self.handle_drop)
+        import_button.clicked.connect(self.import_dialog)
+        new_button.clicked.connect(self.new_character_dialog)
+        c.source.currentIndexChanged.connect(lambda _: self.restart())
+        c.resolution.currentIndexChanged.connect(lambda _: self.restart())
+        c.mirror.toggled.connect(lambda on: self.pipeline and self.pipeline.set_mirror(on))
+        c.overlay.toggled.connect(lambda on: setattr(self.camera_view, "overlay", on))
+        c.calibrate.clicked.connect(self.calibrate)
+        c.gain.valueChanged.connect(self.apply_tracking)
+        c.smoothing.valueChanged.connect(self.apply_tracking)
+        c.background.activated.connect(self.choose_background)
+        c.record.clicked.connect(self.toggle_recording)
+        c.snapshot.clicked.connect(self.snapshot)
+        c.open_folder.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.recordings_dir))))
+        c.sliders.changed.connect(lambda v: self.pipeline and self._sliders_active() and self.set_manual(v))
+        self._shortcuts()
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start(250)
+        self.cameras_found.connect(self._add_cameras)
+        self._restore()
+        self.gallery.refresh(select=self.settings.value("character"))
+        if self.gallery.currentRow() < 0 and self.gallery.count():
+            self.gallery.setCurrentRow(0)
+        if probe:
+            threading.Thread(target=lambda: self.cameras_found.emit(probe_cameras()), daemon=True).start()
+
+    # ---- setup ------------------------------------------------------------------------------
+    def _shortcuts(self) -> None:
+        keys = {"R": self.toggle_recording_key, "C": self.calibrate, "S": self.snapshot,
+                "F11": self.toggle_full_screen, "Ctrl+I": self.import_dialog, "Ctrl+N": self.new_character_dialog,
+                "Escape": self.showNormal}
+        for key, slot in keys.items():
+            QShortcut(QKeySequence(key), self).activated.connect(slot)
+        for n in range(1, 10):
+            QShortcut(QKeySequence(str(n)), self).activated.connect(lambda n=n: self.select_row(n - 1))
+
+    def _restore(self) -> None:
+        s, c = self.settings, self.controls
+        c.mirror.setChecked(s.value("mirror", True, type=bool))
+        c.gain.setValue(int(s.value("gain", 100)))
+        c.smoothing.setValue(int(s.value("smoothing", 100)))
+        c.resolution.setCurrentIndex(int(s.value("resolution", 0)))
+        c.background.setCurrentText(s.value("background", "green"))
+        if c.background.currentText() in COLOURS:
+            self._background = Background.of_color(COLOURS[c.background.currentText()])
+        geometry = s.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    def _save(self) -> None:
+        s, c = self.settings, self.controls
+        for key, value in (("mirror", c.mirror.isChecked()), ("gain", c.gain.value()),
+                           ("smoothing", c.smoothing.value()), ("resolution", c.resolution.currentIndex()),
+                           ("background", c.background.currentText()), ("source", c.source.currentText()),
+                           ("geometry", self.saveGeometry())):
+            s.setValue(key, value)
+        if 0 <= self.gallery.currentRow() < len(self.gallery.entries):
+            s.setValue("character", self.gallery.entries[self.gallery.currentRow()].name)
+        s.sync()
+
+    def _add_cameras(self, indices: list[int]) -> None:
+        self.controls.add_cameras(indices)
+        wanted = self.settings.value("source", "camera 0" if indices else SOURCE_DEMO)
+        if self.controls.source.findText(wanted) >= 0:
+            self.controls.source.setCurrentText(wanted)
+
+    # ---- the pipeline -------------------------------------------------------------------------
+    def current_character(self):
+        row = self.gallery.currentRow()
+        return self.gallery.entries[row] if 0 <= row < len(self.gallery.entries) else None
+
+    def _sliders_active(self) -> bool:
+        return self.controls.source.currentText() == SOURCE_SLIDERS
+
+    def _source(self):
+        c = self.controls
+        index = c.camera_index()
+        if index is not None:
+            w, h = c.camera_size()
+            return CameraSource(CameraConfig(index=index, width=w, height=h))
+        if c.source.currentText() == SOURCE_DEMO:
+            return VideoFileSource(demo_clip(), realtime=True, loop=True)
+        return None
+
+    def restart(self) -> None:
+        """(Re)start the pipeline for the current character and source."""
+        self.stop_pipeline()
+        entry = self.current_character()
+        self.controls.sliders_box.setVisible(self._sliders_active())
+        if entry is None:
+            self.message("No characters yet: import a .puppet file or make a new character.")
+            return
+        try:
+            engine = Engine.load(entry.path)
+            source = self._source()
+        except (EngineError, BundleError, CaptureError, AssetError) as e:
+            self.message(str(e), error=True)
+            return
+        if engine.notice:
+            self.message(engine.notice)
+        self.bridge = PipelineBridge(self)
+        self.bridge.frame.connect(self._show_frame)
+        self.bridge.error.connect(lambda m: self.message(m, error=True))
+        self.bridge.finished.connect(self._finished)
+        config = PipelineConfig(mirror=self.controls.mirror.isChecked(),
+                                compose=ComposeConfig(background=self._background))
+        self.pipeline = Pipeline(engine, source, config, on_frame=self.bridge.on_frame,
+                                 on_error=self.bridge.on_error, on_finished=self.bridge.on_finished)
+        self.apply_tracking()
+        if source is None:
+            self.set_manual(self.controls.sliders.values())
+        self.pipeline.start()
+
+    def set_manual(self, values) -> None:
+        try:
+            self.pipeline.set_manual_params(values)
+        except PipelineError as e:
+            self.message(f"{e}; choose a camera or the demo clip for this character", error=True)
+
+    def stop_pipeline(self) -> None:
+        if self.controls.record.isChecked():
+            self.toggle_recording()
+        if self.bridge is not None:
+            self.bridge.close()
+            self.bridge = None
+        if self.pipeline is not None:
+            self.pipeline.stop()
+            self.pipeline = None
+
+    def _show_frame(self) -> None:
+        if self.bridge is None:
+            return
+        r = self.bridge.take()
+        if r is None:
+            return
+        self.last_result = r
+        self.view.set_image(r.image)
+        self.camera_view.set_image(r.camera, r.track.landmarks, r.track.box)
+        face = "face" if r.track.found else "no face"
+        self.readout.setText(f"{r.provider}  |  {1000 / max(r.times.capture + r.times.track + r.times.infer, 1):.0f} fps max"
+                             f"  |  latency {r.times.latency:.0f} ms  |  {face}")
+
+    def _tick(self) -> None:
+        if self.pipeline is not None and self.pipeline.running:
+            s = self.pipeline.stats()
+            self.readout.setText(f"{s.provider}  |  {s.fps:.1f} fps  |  latency {s.latency_ms:.0f} ms")
+        if self.controls.record.isChecked():
+            self.controls.elapsed.setText(f"recording {time.monotonic() - self._record_started:.1f} s")
+
+    def _finished(self, summary) -> None:
+        if summary.error:
+            self.message(summary.error, error=True)
+
+    # ---- actions ------------------------------------------------------------------------------
+    def set_character(self, entry) -> None:
+        if self.pipeline is not None and self.pipeline.running:
+            try:
+                self.pipeline.set_character(entry.path)
+            except (EngineError, BundleError) as e:
+                self.message(str(e), error=True)
+            else:
+                self.message(f"{entry.name}")
+        else:
+            self.restart()
+
+    def select_row(self, row: int) -> None:
+        if 0 <= row < self.gallery.count():
+            self.gallery.setCurrentRow(row)
+
+    def calibrate(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.calibrate()
+            self.message("Calibrating: look at the camera with a relaxed face for a second.")
+
+    def apply_tracking(self) -> None:
+        if self.pipeline is None:
+            return
+        gain = self.controls.gain.value() / 100
+        self.pipeline.set_tracker_options(smoothing=self.controls.smoothing.value() / 100,
+                                          expression=ExpressionConfig(gain={n: gain for n in P.PARAM_NAMES}))
+
+    def choose_background(self) -> None:
+        text = self.controls.background.currentText()
+        if text in COLOURS:
+            self._background = Background.of_color(COLOURS[text])
+        elif text.startswith("transparent"):
+            self._background = Background.transparent()
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Background image", "", "Images (*.png *.jpg *.jpeg)")
+            picture = cv2.imread(path) if path else None
+            if picture is None:
+                return
+            self._background = Background.of_image(cv2.cvtColor(picture, cv2.COLOR_BGR2RGB))
+        if self.pipeline is not None:
+            self.pipeline.set_background(self._background)
+
+    def toggle_recording_key(self) -> None:
+        self.controls.record.toggle()
+        self.toggle_recording()
+
+    def toggle_recording(self) -> None:
+        c = self.controls
+        if self.pipeline is None:
+            c.record.setChecked(False)
+            return
+        if c.record.isChecked() and not self.pipeline.recording:
+            self.recordings_dir.mkdir(parents=True, exist_ok=True)
+            suffix = ".gif" if c.fmt.currentText() == "GIF" else ".mp4"
+            path = self.recordings_dir / f"puppet-{datetime.now():%Y%m%d-%H%M%S}{suffix}"
+            try:
+                self.pipeline.start_recording(path)
+            except (OSError, ValueError, RuntimeError) as e:
+                c.record.setChecked(False)
+                self.message(str(e), error=True)
+                return
+            self._record_started = time.monotonic()
+            c.record.setText("Stop  (R)")
+        elif not c.record.isChecked() or self.pipeline.recording:
+            result = self.pipeline.stop_recording()
+            c.record.setChecked(False)
+            c.record.setText("Record  (R)")
+            self.last_recording = result
+            if result is not None:
+                c.elapsed.setText(f"{result.path.name}: {result.duration_s:.1f} s")
+                self.message(f"Saved {result.path}" + (f" ({result.error})" if result.error else ""))
+
+    def snapshot(self) -> Path | None:
+        if self.last_result is None:
+            return None
+        self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        path = self.recordings_dir / f"puppet-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
+        img = self.last_result.image
+        code = cv2.COLOR_RGBA2BGRA if img.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        cv2.imwrite(str(path), cv2.cvtColor(img, code))
+        self.message(f"Saved {path}")
+        return path
+
+    def toggle_full_screen(self) -> None:
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def import_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Import characters", "", "Characters (*.puppet)")
+        self.import_bundles([Path(f) for f in files])
+
+    def import_bundles(self, paths: list[Path]) -> None:
+        last = None
+        for path in paths:
+            try:
+                last = import_character(path, overwrite=True)
+            except (LibraryError, BundleError, OSError) as e:
+                self.message(str(e), error=True)
+        if last is not None:
+            self.gallery.refresh(select=last.name)
+            self.message(f"Imported {last.name}")
+
+    def handle_drop(self, paths: list[Path]) -> None:
+        bundles = [p for p in paths if is_bundle(p)]
+        images = [p for p in paths if not is_bundle(p)]
+        if bundles:
+            self.import_bundles(bundles)
+        if images:
+            self.new_character_dialog(images)
+
+    def new_character_dialog(self, images: list[Path] | None = None) -> None:
+        from .create_character import CreateCharacterDialog
+
+        if not images:
+            files, _ = QFileDialog.getOpenFileNames(self, "Images of the character (1 to 16)", "",
+                                                    "Images (*.png *.jpg *.jpeg *.webp)")
+            images = [Path(f) for f in files]
+        if not images:
+            return
+        try:
+            dialog = CreateCharacterDialog(images, DEFAULT_BASE, user_characters_dir(), self)
+        except (ValueError, OSError) as e:
+            self.message(str(e), error=True)
+            return
+        dialog.created.connect(lambda path: self.gallery.refresh(select=Path(path).stem))
+        dialog.exec()
+
+    def message(self, text: str, error: bool = False) -> None:
+        self.statusBar().setStyleSheet("color: #c33;" if error else "")
+        self.statusBar().showMessage(text, 8000)
+        if error:
+            log.warning(text)
+
+    # ---- Qt events ----------------------------------------------------------------------------
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_camera()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._place_camera()
+
+    def _place_camera(self) -> None:
+        w = max(self.view.width() // 4, 120)
+        self.camera_view.setGeometry(self.view.width() - w - 8, self.view.height() - w * 3 // 4 - 8, w, w * 3 // 4)
+
+    def closeEvent(self, event) -> None:
+        self._save()
+        self.timer.stop()
+        self.stop_pipeline()
+        super().closeEvent(event)

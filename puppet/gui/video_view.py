@@ -1,0 +1,60 @@
+"""Widgets that show numpy RGB images, scaled to fit, with an optional tracking overlay."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtWidgets import QWidget
+
+
+def to_qimage(rgb: np.ndarray) -> QImage:
+    """uint8 [H,W,3] or [H,W,4] -> a QImage that owns a copy of the pixels."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w, c = rgb.shape
+    fmt = QImage.Format.Format_RGBA8888 if c == 4 else QImage.Format.Format_RGB888
+    return QImage(rgb.data, w, h, c * w, fmt).copy()
+
+
+class ImageView(QWidget):
+    def __init__(self, parent: QWidget | None = None, background: str = "#202024"):
+        super().__init__(parent)
+        self._image: QImage | None = None
+        self._points: np.ndarray | None = None  # [n,2] in image pixels
+        self._box: tuple[float, float, float] | None = None
+        self._background = QColor(background)
+        self.overlay = False
+
+    def set_image(self, rgb: np.ndarray, points: np.ndarray | None = None, box=None) -> None:
+        self._image = to_qimage(rgb)
+        self._points, self._box = points, box
+        self.update()
+
+    def image_rect(self) -> QRectF:
+        if self._image is None:
+            return QRectF()
+        iw, ih = self._image.width(), self._image.height()
+        k = min(self.width() / iw, self.height() / ih)
+        return QRectF((self.width() - iw * k) / 2, (self.height() - ih * k) / 2, iw * k, ih * k)
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), self._background)
+        if self._image is None:
+            return
+        r = self.image_rect()
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.drawImage(r, self._image)
+        if self.overlay and self._points is not None:
+            k = r.width() / self._image.width()
+            p.setPen(QPen(QColor(90, 255, 140), 1))
+            for x, y in self._points[::3]:
+                p.drawPoint(QPointF(r.x() + x * k, r.y() + y * k))
+            if self._box is not None:
+                cx, cy, s = self._box
+                p.drawRect(QRectF(r.x() + (cx - s / 2) * k, r.y() + (cy - s / 2) * k, s * k, s * k))
+        p.end()
+
+    def sizeHint(self) -> QSize:
+        return QSize(320, 240)
+
