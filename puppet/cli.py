@@ -23,6 +23,8 @@ import threading
 import time
 from typing import Callable, Sequence
 
+log = logging.getLogger("puppet")
+
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 1
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
@@ -32,14 +34,14 @@ class CliError(Exception):
     """A one-line message for the user."""
 
 
-def _progress_printer(total: int | None, stream=sys.stderr) -> Callable[[int, bool], None]:
+def _progress_printer(total: int | None, quiet: bool = False, stream=sys.stderr) -> Callable[[int, bool], None]:
     """A text progress line on stderr, redrawn at most four times a second."""
     started = time.monotonic()
     last = [0.0]
 
     def show(done: int, final: bool = False) -> None:
         now = time.monotonic()
-        if not final and now - last[0] < 0.25:
+        if quiet or (not final and now - last[0] < 0.25):
             return
         last[0] = now
         fps = done / (now - started) if now > started else 0.0
@@ -104,7 +106,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.virtual_camera:
         _require_pyvirtualcam()
     engine = Engine.load(resolve_character(args.character), EngineConfig(device=args.device))
-    if engine.notice:
+    if engine.notice and not args.verbose:  # --verbose has logged it already
         print(f"puppet: {engine.notice}", file=sys.stderr)
     camera = str(args.driver).strip().isdigit()
     source = open_source(args.driver, CameraConfig(), realtime=False)
@@ -113,7 +115,8 @@ def cmd_render(args: argparse.Namespace) -> int:
                             compose=ComposeConfig(background=background, size=args.size,
                                                   side_by_side=args.side_by_side))
     known = getattr(source, "frame_count", 0)  # files know their length, cameras do not
-    show = _progress_printer(min(filter(None, (args.frames, known)), default=None))
+    # --verbose logs a timing line every 2 s instead of redrawing a progress bar.
+    show = _progress_printer(min(filter(None, (args.frames, known)), default=None), quiet=args.verbose)
     virtual = _virtual_camera(source.fps) if args.virtual_camera else None
     failures: list[str] = []
     abort = threading.Event()  # set by Ctrl-C or a failing virtual camera
@@ -135,8 +138,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, lambda *_: abort.set())
     try:
         pipe.start()
+        next_log = time.monotonic() + 2.0
         while pipe.running and not abort.is_set():
             time.sleep(0.05)
+            if time.monotonic() >= next_log:  # with --verbose: per-stage timings every 2 s
+                log.info("%s", pipe.stats().line())
+                next_log += 2.0
         summary = pipe.stop() if abort.is_set() else pipe.wait()
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -114,6 +114,12 @@ class RunSummary:
     provider: str
     recording: RecordingResult | None = None
 
+    def line(self) -> str:
+        """One line of timings for a status bar or a log."""
+        stages = " ".join(f"{k} {v:.1f}" for k, v in self.stage_ms.items())
+        return (f"{self.fps:5.1f} fps | {stages} ms | latency {self.latency_ms:.0f} ms | "
+                f"dropped {sum(self.dropped.values())} | errors {sum(self.errors.values())} | {self.provider}")
+
 
 @dataclass
 class _Work:
