@@ -22,9 +22,18 @@ Typical use (the GUI does the same and re-emits the callbacks as Qt signals)::
 ``set_manual_params``. ``PipelineConfig(mode=Mode.OFFLINE)`` processes every frame of a file in
 order (``pipe.wait()`` returns when the file is done); ``Mode.LIVE`` (default) drops stale frames.
 
-Callbacks run on the pipeline's output thread: ``on_frame(FrameResult)`` with the composited
-image, the camera frame, the driver image, the TrackResult, StageTimes and the provider;
-``on_error(message)`` with one line; ``on_finished(RunSummary)`` once at the end.
+Callbacks run on the pipeline's output thread (wrap them in Qt signals; never touch widgets
+there): ``on_frame(FrameResult)`` with ``image`` (composited uint8 RGB, RGBA over a transparent
+background), ``camera`` (the RGB frame, mirrored if set), ``driver`` (what the graph saw),
+``track`` (puppet.tracking.TrackResult), ``times`` (StageTimes: capture, track, prepare, infer,
+compose, latency in ms), ``provider`` and ``character``; ``on_error(message)`` with one line
+(a vanished camera ends the run; a failed recording stops only the recording in LIVE mode);
+``on_finished(RunSummary)`` once, after the recording is finalised. ``RunSummary.line()`` is
+a one-line status text.
+
+Setters may be called from any thread while running; they take effect at the next frame.
+``set_character`` loads a bundle on the calling thread (about a second for a 128 px
+character): a GUI loads ``Engine.load(path)`` on a worker and passes the Engine.
 """
 
 from puppet.pipeline.core import (STAGES, FrameResult, Mode, Pipeline, PipelineConfig, PipelineError,
