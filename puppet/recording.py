@@ -30,6 +30,7 @@ Public API::
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
@@ -368,6 +369,9 @@ class Recorder:
         self._result: RecordingResult | None = None
         self._thread = threading.Thread(target=self._loop, name=f"recorder {self.path.name}", daemon=True)
         self._thread.start()
+        # An interpreter that exits with the recording still open (an uncaught exception in
+        # the program's main thread) finalises the file on the way out.
+        atexit.register(self.stop)
 
     @property
     def frames(self) -> int:
@@ -436,6 +440,7 @@ class Recorder:
         """Write what is queued, finalise the file, and say what it holds. Idempotent."""
         if self._result is not None:
             return self._result
+        atexit.unregister(self.stop)
         self._queue.put(_STOP)
         self._thread.join()
         if self._writer is not None:

@@ -200,3 +200,21 @@ def test_a_size_change_mid_recording_keeps_the_file_size(tmp_path):
     result = rec.stop()
     got, _, width, height = decode(result.path)
     assert (width, height) == (64, 48) and len(got) == 10 and result.error is None
+
+
+def test_an_uncaught_exception_still_finalises_the_gif(tmp_path):
+    path = tmp_path / "crash.gif"
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(REPO / 'tests')!r})
+        from test_recording import drawn_frames
+        from puppet.recording import Recorder, RecordingConfig
+        rec = Recorder({str(path)!r}, RecordingConfig(fps=10))
+        for f in drawn_frames(12):
+            rec.submit(f)
+        raise RuntimeError("the program crashed")
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "the program crashed" in run.stderr
+    assert path.read_bytes().endswith(b";")  # the GIF trailer: the file was finished
+    assert Image.open(path).n_frames == 12
