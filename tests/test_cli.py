@@ -169,3 +169,13 @@ def test_no_arguments_open_the_gui(monkeypatch):
     gui.run = lambda argv: calls.append(argv) or 0
     monkeypatch.setitem(sys.modules, "puppet.gui", gui)
     assert main([]) == 0 and calls == [[]]
+
+
+def test_library_names_resolve_to_user_characters_first(tiny_face_bundle, hermetic_library):
+    from puppet.library import LibraryError, import_character, resolve_character
+
+    entry = import_character(tiny_face_bundle)
+    assert resolve_character(entry.name) == entry.path
+    assert resolve_character(str(tiny_face_bundle)) == Path(tiny_face_bundle)
+    with pytest.raises(LibraryError, match="known: .*" + entry.name):
+        resolve_character("somebody-else")

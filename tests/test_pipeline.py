@@ -433,3 +433,28 @@ def test_stop_from_inside_the_frame_callback(proxy_engine):
     summary = pipe.wait(30)
     assert not pipe.running and summary.error is None
     assert 3 <= summary.frames_out <= 4 and len(got.finished) == 1
+
+
+def test_recording_started_and_stopped_from_the_live_stream(proxy_engine, tmp_path):
+    got = Collect()
+    pipe = Pipeline(proxy_engine, VideoFileSource(DEMO_CLIP, realtime=True),
+                    PipelineConfig(mode=Mode.LIVE, max_frames=60, compose=ComposeConfig(size=64)), **got.kwargs())
+    pipe.start()
+    while len(got.frames) < 10:
+        time.sleep(0.01)
+    recorder = pipe.start_recording(tmp_path / "clip.mp4")
+    while len(got.frames) < 40 and pipe.running:
+        time.sleep(0.01)
+    last = len(got.frames)
+    result = pipe.stop_recording()
+    summary = pipe.wait(30)
+    assert result is not None and result.error is None and not pipe.recording
+    assert summary.recording == result
+    with av.open(str(result.path)) as c:
+        stream = c.streams.video[0]
+        frames = sum(1 for _ in c.decode(stream))
+        assert float(stream.average_rate) == pytest.approx(VideoFileSource(DEMO_CLIP).fps, rel=0.01)
+    # Constant rate at the clip's pace: about one file frame per source frame in the window,
+    # repeats filling any frame the live path skipped.
+    assert frames == result.frames == recorder.frames and 25 <= frames <= 40
+    assert last >= 40
