@@ -440,7 +440,7 @@ def test_recording_started_and_stopped_from_the_live_stream(proxy_engine, tmp_pa
     pipe = Pipeline(proxy_engine, VideoFileSource(DEMO_CLIP, realtime=True),
                     PipelineConfig(mode=Mode.LIVE, max_frames=60, compose=ComposeConfig(size=64)), **got.kwargs())
     pipe.start()
-    while len(got.frames) < 10:
+    while len(got.frames) < 10 and pipe.running:
         time.sleep(0.01)
     recorder = pipe.start_recording(tmp_path / "clip.mp4")
     while len(got.frames) < 40 and pipe.running:
