@@ -367,6 +367,7 @@ class Recorder:
         self._last: np.ndarray | None = None
         self._size = (0, 0)  # width, height of the file, fixed by its first frame
         self._result: RecordingResult | None = None
+        self._stop_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name=f"recorder {self.path.name}", daemon=True)
         self._thread.start()
         # An interpreter that exits with the recording still open (an uncaught exception in
@@ -438,20 +439,21 @@ class Recorder:
 
     def stop(self) -> RecordingResult:
         """Write what is queued, finalise the file, and say what it holds. Idempotent."""
-        if self._result is not None:
+        with self._stop_lock:  # the GUI and the pipeline's end may both ask
+            if self._result is not None:
+                return self._result
+            atexit.unregister(self.stop)
+            self._queue.put(_STOP)
+            self._thread.join()
+            if self._writer is not None:
+                try:
+                    self._writer.close()
+                except RecordingError as e:
+                    self.error = self.error or e
+            frames = self.frames
+            fps = self._writer.fps if self._writer is not None else self.config.fps
+            error = None
+            if self.error is not None:
+                error = f"{self.error}; the file keeps {frames} frames ({frames / fps:.1f} s)"
+            self._result = RecordingResult(self.path, frames, frames / fps, self.dropped, error)
             return self._result
-        atexit.unregister(self.stop)
-        self._queue.put(_STOP)
-        self._thread.join()
-        if self._writer is not None:
-            try:
-                self._writer.close()
-            except RecordingError as e:
-                self.error = self.error or e
-        frames = self.frames
-        fps = self._writer.fps if self._writer is not None else self.config.fps
-        error = None
-        if self.error is not None:
-            error = f"{self.error}; the file keeps {frames} frames ({frames / fps:.1f} s)"
-        self._result = RecordingResult(self.path, frames, frames / fps, self.dropped, error)
-        return self._result
