@@ -31,7 +31,9 @@ compose, latency in ms), ``provider`` and ``character``; ``on_error(message)`` w
 ``on_finished(RunSummary)`` once, after the recording is finalised. ``RunSummary.line()`` is
 a one-line status text.
 
-Setters may be called from any thread while running; they take effect at the next frame.
+Setters may be called from any thread while running; they take effect at the next frame. A
+pipeline runs once: to change camera or mode, ``stop()`` it and make a new one with the same
+Engine (loading is the slow part; an Engine outlives pipelines).
 ``set_character`` loads a bundle on the calling thread (about a second for a 128 px
 character): a GUI loads ``Engine.load(path)`` on a worker and passes the Engine.
 """
