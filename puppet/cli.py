@@ -3,7 +3,8 @@
     puppet                                   open the GUI
     puppet render --character C --driver VIDEO|CAMERA_INDEX -o OUT.mp4|OUT.gif
                   [--side-by-side] [--background COLOR|IMAGE|none] [--frames N] [--size PX]
-                  [--mirror] [--device auto|tensorrt|cuda|cpu] [--virtual-camera]
+                  [--mirror] [--camera-size WxH] [--camera-fps F]
+                  [--device auto|tensorrt|cuda|cpu] [--virtual-camera]
     puppet characters                        list demo and user characters
     puppet characters import FILE.puppet     validate and copy a bundle into the user library
     puppet bench [--json] [--character C] [--driver VIDEO] [--frames N] [--soak N]
@@ -86,6 +87,14 @@ def _virtual_camera(fps: float) -> Callable:
     return send
 
 
+def _camera_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise CliError(f"--camera-size {text!r}: write it as WIDTHxHEIGHT, e.g. 640x480") from None
+    return width, height
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from puppet.capture import CameraConfig, open_source
     from puppet.compose import ComposeConfig, parse_background
@@ -109,7 +118,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     if engine.notice and not args.verbose:  # --verbose has logged it already
         print(f"puppet: {engine.notice}", file=sys.stderr)
     camera = str(args.driver).strip().isdigit()
-    source = open_source(args.driver, CameraConfig(), realtime=False)
+    width, height = _camera_size(args.camera_size)
+    source = open_source(args.driver, CameraConfig(width=width, height=height, fps=args.camera_fps))
     mode = Mode.LIVE if camera else Mode.OFFLINE
     config = PipelineConfig(mode=mode, mirror=args.mirror, max_frames=args.frames,
                             compose=ComposeConfig(background=background, size=args.size,
@@ -232,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--frames", type=int, help="stop after this many frames")
     r.add_argument("--size", type=int, default=256, help="side of the character picture in pixels")
     r.add_argument("--mirror", action="store_true", help="mirror the driver (selfie view)")
+    r.add_argument("--camera-size", default="640x480", help="camera resolution to ask for, WIDTHxHEIGHT")
+    r.add_argument("--camera-fps", type=float, default=30.0, help="camera frame rate to ask for")
     r.add_argument("--device", choices=("auto", "tensorrt", "cuda", "cpu"), default="auto")
     r.add_argument("--virtual-camera", action="store_true", help="also send frames to a virtual camera")
     r.set_defaults(run=cmd_render)
