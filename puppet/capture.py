@@ -92,6 +92,9 @@ class CameraSource:
         cap.set(cv2.CAP_PROP_FPS, self.config.fps)
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # a queued frame is a stale frame
         self.fps = cap.get(cv2.CAP_PROP_FPS) or self.config.fps
+        # Devices pick the nearest mode they have; say what was granted.
+        log.info("%s: %dx%d at %.0f frames/s", self.name, cap.get(cv2.CAP_PROP_FRAME_WIDTH),
+                 cap.get(cv2.CAP_PROP_FRAME_HEIGHT), self.fps)
         self._cap = cap
 
     def read(self) -> Frame | None:
