@@ -32,6 +32,8 @@ class SourceError(ValueError):
 class CropRule:
     face_scale: float = 1.8  # crop side / face size, the latent-pose rule
     drawing_scale: float = 1.6  # crop side / longest side of a drawing's bounding box
+    drawing_centre_y: float = 0.42  # where a drawing's centre lands, as a fraction of the crop
+    # (the procedural proxy's head centre, so that drawings and proxy renders are framed alike)
 
 
 @dataclass
@@ -124,7 +126,8 @@ def crop_box(rgb: np.ndarray, mask: np.ndarray, rule: CropRule) -> tuple[float, 
         h, w = mask.shape
         return w / 2, h / 2, float(max(h, w))
     x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-    return (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * rule.drawing_scale
+    side = max(x1 - x0, y1 - y0) * rule.drawing_scale
+    return (x0 + x1) / 2, (y0 + y1) / 2 + (0.5 - rule.drawing_centre_y) * side, side
 
 
 def load_sources(paths: list[Path], resolution: int, precropped: bool = False,

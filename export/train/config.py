@@ -29,6 +29,8 @@ class TrainConfig:
     gan_start: int = 0  # steps of reconstruction-only training before the discriminator joins
     perceptual: str = "mobilenet_v2"  # or a path to torchvision VGG19 weights (.pth state dict)
     workers: int = 1
+    threads: int = 0  # torch threads for the step; 0 = torch's default. On a busy or small CPU, 1 is
+    # often fastest (measured on 2 shared cores: 1.67 samples/s with 1 thread, 0.61 with 2)
     seed: int = 0
     log_every: int = 10
     sample_every: int = 500

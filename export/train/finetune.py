@@ -100,9 +100,12 @@ def proxy_render(params: np.ndarray, res: int, seed: int) -> np.ndarray:
 
 
 def _warp(img: np.ndarray, roll: float, dx: float, dy: float, scale: float) -> np.ndarray:
-    """[C,R,R] float image turned clockwise by ``roll`` degrees about its centre, scaled, shifted."""
+    """[C,R,R] float image turned clockwise by ``roll`` degrees, scaled and shifted about the
+    head centre of the proxy's framing, as the renderer turns, scales and shifts the proxy."""
+    from puppet.heads import CENTRE
+
     c, r, _ = img.shape
-    m = cv2.getRotationMatrix2D((r / 2, r / 2), -roll, scale)
+    m = cv2.getRotationMatrix2D((CENTRE[0] * r, CENTRE[1] * r), -roll, scale)
     m[:, 2] += (dx * r, dy * r)
     out = cv2.warpAffine(img.transpose(1, 2, 0), m, (r, r), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -140,6 +143,7 @@ class _Batches:
                     p[P.INDEX["offset_x"]] += dx
                     p[P.INDEX["offset_y"]] += dy
                     p[P.INDEX["scale"]] *= s
+                    p = P.clip(p)
                 drivers.append(proxy_render(p, self.res, cfg.proxy_seed))
             else:
                 rgb = (img.transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)  # [3,R,R] -> [R,R,3]
@@ -216,6 +220,7 @@ def finetune(base: BaseModel, sources: SourceSet, cfg: FinetuneConfig, source_pa
         if cfg.use_dice and cfg.use_mask:
             loss = loss + cfg.w_dice * L.dice(mask, msk)
         if gan:
+            disc.requires_grad_(False)  # the generator step needs no discriminator gradients
             score, feats = disc(torch.cat([fake, real]), identity.expand(2 * batch, -1))
             loss = loss + cfg.w_adversarial * L.hinge_g(score.chunk(2)[0])
             loss = loss + cfg.w_feature_matching * L.feature_matching(
@@ -227,6 +232,7 @@ def finetune(base: BaseModel, sources: SourceSet, cfg: FinetuneConfig, source_pa
         with torch.no_grad():
             ema_id.lerp_(identity, 1 - cfg.ema)
         if gan:
+            disc.requires_grad_(True)
             score, _ = disc(torch.cat([fake.detach(), real]), identity.detach().expand(2 * batch, -1))
             loss_d = L.hinge_d(score.chunk(2)[1], score.chunk(2)[0])
             opt_d.zero_grad(set_to_none=True)

@@ -81,6 +81,8 @@ class Trainer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
         self.rank, self.world, self.device = _init_distributed()
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         self.out = Path(cfg.out)
         torch.manual_seed(cfg.seed)  # same initial weights on every rank
         mcfg = get_config(cfg.preset)
@@ -137,7 +139,8 @@ class Trainer:
                 parts["perc"] = cfg.w_perceptual * self.perceptual(fake, real)
             if gan:
                 cond = identity.detach().repeat(2, 1)
-                score, feats = self.disc(torch.cat([fake, real]), cond)  # unwrapped: D grads discarded
+                self.disc.requires_grad_(False)  # unwrapped and frozen: no D gradients in the G step
+                score, feats = self.disc(torch.cat([fake, real]), cond)
                 fake_feats = [f.chunk(2)[0] for f in feats]
                 real_feats = [f.chunk(2)[1] for f in feats]
                 parts["adv"] = cfg.w_adversarial * L.hinge_g(score.chunk(2)[0])
@@ -148,6 +151,7 @@ class Trainer:
         self.opt_g.step()
         update_ema(self.ema, self.model, cfg.ema)
         if gan:
+            self.disc.requires_grad_(True)
             with autocast:
                 score, _ = self.disc_step(torch.cat([fake.detach(), real]), identity.detach().repeat(2, 1))
                 fake_s, real_s = score.chunk(2)

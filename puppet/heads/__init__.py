@@ -6,6 +6,6 @@ with a :mod:`puppet.params` vector. Live side: numpy and OpenCV only.
 
 from .identity import HAIR_STYLES, PROXY, Identity
 from .rate import measure_render_rate
-from .render import HeadRender, render_head
+from .render import CENTRE, HeadRender, render_head
 
-__all__ = ["HAIR_STYLES", "PROXY", "Identity", "HeadRender", "render_head", "measure_render_rate"]
+__all__ = ["CENTRE", "HAIR_STYLES", "PROXY", "Identity", "HeadRender", "render_head", "measure_render_rate"]
