@@ -80,6 +80,10 @@ def _progress_printer(mode: str):
 def cmd_character(args: argparse.Namespace) -> int:
     from .character import CharacterOptions, make_character
 
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+
     opts = CharacterOptions(
         name=args.name or args.output.stem, iterations=args.iterations, precropped=args.precropped,
         use_mask=not args.no_mask, use_dice=not (args.no_dice or args.no_mask), fp16=not args.no_fp16,
@@ -180,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--params", type=Path, help="JSON list with each image's expression values (proxy mode)")
     c.add_argument("--preview", type=Path, help="write crops, masks and reconstructions to this PNG")
     c.add_argument("--no-fp16", action="store_true", help="do not add the fp16 graph")
+    c.add_argument("--threads", type=int, default=0, help="torch threads (0: default; 1 is often fastest on a busy CPU)")
     c.add_argument("--progress", choices=["text", "json"], default="text",
                    help="json: one {\"step\", \"total\"} object per line on stdout, for other programs")
     c.set_defaults(func=cmd_character)

@@ -96,3 +96,11 @@ def test_eval_report(tiny_base):
     for name in ("self", "proxy", "static"):
         assert np.isfinite(report[f"{name}_l1"]) and report[f"{name}_psnr"] > 0
     assert {"follows_eyes", "follows_mouth", "follows_yaw"} <= set(report)
+
+
+def test_character_follow_measure(tiny_bundle):
+    from export.train.evaluate import character_follow
+
+    r = character_follow(tiny_bundle)
+    assert all(np.isfinite(r[k]) for k in ("eyes_change", "mouth_change", "yaw_shift_px", "roll_tilt_deg"))
+    assert r["eyes_change"] >= 0 and r["mouth_change"] >= 0

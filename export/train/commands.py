@@ -24,6 +24,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_follow(args: argparse.Namespace) -> int:
+    from .evaluate import character_follow
+
+    rows = [character_follow(path) for path in args.bundles]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    for r in rows if not args.json else []:
+        print(f"{Path(r['bundle']).name:28s} eyes {r['eyes_change']:.4f}  mouth {r['mouth_change']:.4f}  "
+              f"yaw shift {r['yaw_shift_px']:+.1f} px  roll tilt {r['roll_tilt_deg']:+.1f} deg")
+    return 0
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser("train", help="meta-train a base model (torchrun for several processes)")
     add_dataclass_options(p, TrainConfig)
@@ -34,3 +46,7 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("follow", help="how much characters move with proxy drivers (eyes, mouth, yaw, roll)")
+    p.add_argument("bundles", type=Path, nargs="+")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_follow)

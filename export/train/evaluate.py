@@ -121,3 +121,50 @@ def format_report(r: dict) -> str:
     lines.append("follows (output change / true change, proxy-driven): " +
                  ", ".join(f"{k} {r[f'follows_{k}']:.2f}" for k in PAIRS))
     return "\n".join(lines)
+
+
+def character_follow(bundle_path: Path, proxy_seed: int = 0) -> dict:
+    """How much a character's picture moves when its proxy driver moves (no ground truth exists
+    for a drawn character): mean change in the eye and mouth regions between eyes open/shut and
+    mouth closed/open drivers, and the horizontal shift of the mask's centre between yaw -30/+30
+    and its tilt between roll -25/+25 (degrees of the mask's principal axis)."""
+    import onnxruntime as ort
+
+    from puppet.bundle import read_bundle
+
+    bundle = read_bundle(bundle_path)
+    res = bundle.manifest.resolution
+    sess = ort.InferenceSession(bundle.graph, providers=["CPUExecutionProvider"])
+    proxy = Identity.from_seed(proxy_seed)
+
+    def run(values: dict) -> tuple[np.ndarray, np.ndarray]:
+        driver = to_chw(render_head(proxy, P.make(**values), res).rgb)[None]
+        rgb, mask, _ = sess.run(None, {"driver": driver})
+        return rgb[0] * mask[0], mask[0, 0]
+
+    rest = render_head(proxy, P.neutral(), res)
+    half_eye, half_mouth = max(res // 14, 2), max(res // 10, 2)
+    eyes = [_box(rest.points[k], half_eye, res) for k in ("eye_l", "eye_r")]
+    mouth = _box(rest.points["mouth"], half_mouth, res)
+
+    def centre_x(mask: np.ndarray) -> float:
+        w = mask / max(mask.sum(), 1e-6)
+        return float((w.sum(0) * np.arange(res)).sum())
+
+    def tilt(mask: np.ndarray) -> float:
+        ys, xs = np.nonzero(mask > 0.5)
+        if len(xs) < 3:
+            return 0.0
+        cov = np.cov(np.stack([xs, ys]))
+        vx, vy = np.linalg.eigh(cov)[1][:, -1]
+        return float(np.degrees(np.arctan2(vx, vy if vy > 0 else -vy)))
+
+    (o_open, _), (o_shut, _) = run({}), run({"eye_open_l": 0.0, "eye_open_r": 0.0})
+    (m_closed, _), (m_open, _) = run({}), run({"mouth_open": 1.0})
+    (_, left), (_, right) = run({"yaw": -30.0}), run({"yaw": 30.0})
+    (_, ccw), (_, cw) = run({"roll": -25.0}), run({"roll": 25.0})
+    return {"bundle": str(bundle_path),
+            "eyes_change": float(np.mean([_l1(o_open, o_shut, e) for e in eyes])),
+            "mouth_change": _l1(m_closed, m_open, mouth),
+            "yaw_shift_px": centre_x(right) - centre_x(left),
+            "roll_tilt_deg": tilt(cw) - tilt(ccw)}
