@@ -141,7 +141,8 @@ def cmd_render_heads(args: argparse.Namespace) -> int:
 
     ident = Identity.from_seed(args.seed)
     args.output.mkdir(parents=True, exist_ok=True)
-    values = [make(**v) for _, v in COLUMNS if "yaw" not in v and "pitch" not in v and "roll" not in v]
+    # Expressions and turns; rolls and offsets are taught by warps during fine-tuning.
+    values = [make(**v) for _, v in COLUMNS if "pitch" not in v and "roll" not in v]
     values = values[:args.count]
     for i, p in enumerate(values):
         head = render_head(ident, p, args.size)
