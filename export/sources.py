@@ -113,14 +113,8 @@ def _square_crop(img: np.ndarray, cx: float, cy: float, side: float, res: int, b
                           borderValue=border)
 
 
-def crop_box(rgb: np.ndarray, mask: np.ndarray, rule: CropRule) -> tuple[float, float, float]:
-    """(cx, cy, side) of the crop: the tracked face if found, else the drawing's bounding box."""
-    from puppet.tracking import detect_face_box
-
-    face = detect_face_box(rgb)
-    if face is not None:
-        cx, cy, size = face
-        return cx, cy, size * rule.face_scale
+def drawing_box(mask: np.ndarray, rule: CropRule) -> tuple[float, float, float]:
+    """(cx, cy, side) of the crop from the bounding box of the mask (a drawing, or the whole image)."""
     ys, xs = np.nonzero(mask > 0.5)
     if len(xs) == 0:
         h, w = mask.shape
@@ -128,6 +122,21 @@ def crop_box(rgb: np.ndarray, mask: np.ndarray, rule: CropRule) -> tuple[float, 
     x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
     side = max(x1 - x0, y1 - y0) * rule.drawing_scale
     return (x0 + x1) / 2, (y0 + y1) / 2 + (0.5 - rule.drawing_centre_y) * side, side
+
+
+def face_boxes(images: list[np.ndarray], rule: CropRule) -> list[tuple[float, float, float]] | None:
+    """Latent-pose face crops when face tracking finds a face in EVERY image (photos), else None:
+    a face found in only some drawings would frame the set inconsistently."""
+    from puppet.tracking import detect_face_box
+
+    boxes = []
+    for rgb in images:
+        face = detect_face_box(rgb)
+        if face is None:
+            return None
+        cx, cy, size = face
+        boxes.append((cx, cy, size * rule.face_scale))
+    return boxes
 
 
 def load_sources(paths: list[Path], resolution: int, precropped: bool = False,
@@ -138,20 +147,21 @@ def load_sources(paths: list[Path], resolution: int, precropped: bool = False,
     if len(paths) > MAX_SOURCES:
         warnings.append(f"{len(paths)} images given; the method is tuned for 1 to {MAX_SOURCES}, "
                         "more make fine-tuning slower and rarely better")
-    images, masks, from_alpha = [], [], []
-    for path in paths:
-        path = Path(path)
+    read = []
+    for path in map(Path, paths):
         rgb, alpha = read_image(path)
         mask = alpha.astype(np.float32) / 255 if alpha is not None else estimate_mask(rgb)
         if alpha is None:
             reason = mask_warning(mask, path)
             if reason:
                 warnings.append(reason + "; check the preview, or use --no-mask")
-        if precropped:
-            h, w = rgb.shape[:2]
-            cx, cy, side = w / 2, h / 2, float(max(h, w))
-        else:
-            cx, cy, side = crop_box(rgb, mask, rule)
+        read.append((rgb, alpha, mask))
+    if precropped:
+        boxes = [(rgb.shape[1] / 2, rgb.shape[0] / 2, float(max(rgb.shape[:2]))) for rgb, _, _ in read]
+    else:
+        boxes = face_boxes([rgb for rgb, _, _ in read], rule) or [drawing_box(m, rule) for _, _, m in read]
+    images, masks, from_alpha = [], [], []
+    for (rgb, alpha, mask), (cx, cy, side) in zip(read, boxes):
         # Black under transparency: targets are image * mask, so hidden colour must not leak.
         rgb_c = _square_crop(rgb, cx, cy, side, resolution, border=0)
         mask_c = _square_crop(mask, cx, cy, side, resolution, border=0)

@@ -96,3 +96,16 @@ def test_tensorrt_absent_is_a_clear_error(tiny_bundle, tmp_path):
                           str(tmp_path / "x.plan")], capture_output=True, text=True)
     assert run.returncode == 1 and "TensorRT is not installed" in run.stderr
     assert not (tmp_path / "x.plan").exists()
+
+
+def test_drawings_are_framed_alike():
+    """Face tracking finds a face in some drawings only; the set is then cropped by the drawings'
+    bounding boxes, all alike, with the drawing's centre where the proxy head's centre is."""
+    src = load_sources(sorted(ADVENTURER.glob("mina_*.png")), 64)
+    tops, centres = [], []
+    for m in src.masks[:, 0]:
+        ys, xs = np.nonzero(m > 0.5)
+        tops.append(ys.min())
+        centres.append((ys.min() + ys.max()) / 2)
+    assert max(tops) - min(tops) <= 3
+    assert abs(np.mean(centres) - 0.42 * 64) < 3
