@@ -81,7 +81,7 @@ def bench_preset(name: str, cfg: BenchConfig) -> list[dict]:
             for o_name, val in outs.items():
                 binding.bind_ortvalue_output(o_name, val)
             add(f"onnxruntime-{label}-cudagraph", "cuda",
-                _time(lambda: s.run_with_iobinding(binding), cfg.warmup, cfg.seconds))
+                _time(lambda s=s, b=binding: s.run_with_iobinding(b), cfg.warmup, cfg.seconds))
     return rows
 
 

@@ -61,7 +61,7 @@ def _released(seed):
     torch.manual_seed(seed)
     gen = _ReleasedGenerator()
     with torch.no_grad():
-        for name, buf in gen.named_buffers():  # stored u, v: arbitrary unit vectors
+        for buf in gen.buffers():  # stored u, v: arbitrary unit vectors
             buf.copy_(nn.functional.normalize(torch.randn_like(buf), dim=0))
     gen.eval()
     for module in gen.modules():  # let each hook compute its weight from the stored u, v (no iteration)

@@ -50,7 +50,8 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls) -> None:
         if f.type in (bool, "bool"):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
         else:
-            kind = {"int": int, "float": float, "str": str}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
+            name = f.type if isinstance(f.type, str) else f.type.__name__
+            kind = {"int": int, "float": float, "str": str}.get(name, str)
             parser.add_argument(flag, type=kind, default=default, help=f"default: {default}")
 
 

@@ -26,7 +26,8 @@ class Gallery(QListWidget):
         self.currentRowChanged.connect(self._row_changed)
 
     def refresh(self, select: str | None = None) -> None:
-        current = select or (self.entries[self.currentRow()].name if 0 <= self.currentRow() < len(self.entries) else None)
+        row = self.currentRow()
+        current = select or (self.entries[row].name if 0 <= row < len(self.entries) else None)
         self.blockSignals(True)
         self.clear()
         self.entries = list_characters()

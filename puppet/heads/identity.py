@@ -74,7 +74,9 @@ class Identity:
         hair = jitter(pick(HAIR_COLOURS))
         bg_top = tuple(int(c) for c in rng.integers(60, 250, 3))
         flat = rng.random() < 0.4
-        bg_bottom = bg_top if flat else tuple(int(c) for c in np.clip(np.array(bg_top) + rng.integers(-90, 40, 3), 0, 255))
+        bg_bottom = bg_top
+        if not flat:
+            bg_bottom = tuple(int(c) for c in np.clip(np.array(bg_top) + rng.integers(-90, 40, 3), 0, 255))
         return Identity(
             seed=int(seed),
             face_width=float(rng.uniform(0.72, 0.92)),
