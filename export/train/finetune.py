@@ -61,6 +61,7 @@ class FinetuneConfig:
     w_dice: float = 1.0
     w_adversarial: float = 0.05
     w_feature_matching: float = 1.0
+    gan_every: int = 2  # adversarial terms and discriminator updates on every n-th step (CPU time)
     seed: int = 0
 
     def steps_for(self, n_images: int) -> int:
@@ -206,8 +207,8 @@ def finetune(base: BaseModel, sources: SourceSet, cfg: FinetuneConfig, source_pa
     ema_gen, ema_id = copy.deepcopy(gen).eval(), identity0.clone()
     batch = cfg.batch or min(len(sources.paths), 8)
     pose_encoder = model.pose_encoder.eval()
-    gan = cfg.w_adversarial > 0
     for step in range(1, steps + 1):
+        gan = cfg.w_adversarial > 0 and step % cfg.gan_every == 0
         if cancel is not None and cancel.is_set():
             raise Cancelled("fine-tuning cancelled")
         drv, tgt, msk = (torch.from_numpy(a) for a in batches(batch))
