@@ -4,11 +4,14 @@ clip, record MP4 and GIF, calibrate, import, and a bridge that is silent once cl
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import av
 import pytest
 
 pytest.importorskip("pytestqt")
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
 @pytest.fixture
@@ -116,7 +119,71 @@ def test_review_of_new_character_sources_needs_no_torch():
 
     code = ("import sys; from puppet.gui.create_character import review_sources; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-400:]
 
 
+
+
+def test_closed_window_hears_nothing_more_from_its_pipeline(qtbot, window):
+    w = window
+    w.select_row([e.name for e in w.gallery.entries].index("tiny-proxy"))
+    w.controls.source.setCurrentText("sliders")
+    w.restart()
+    _wait_frames(qtbot, w)
+    bridge, pipeline = w.bridge, w.pipeline
+    heard = []
+    bridge.frame.connect(lambda: heard.append(1))
+    w.close()
+    qtbot.wait(50)  # deliver what was posted before the close
+    heard.clear()
+    qtbot.wait(800)
+    assert heard == [] and bridge.take() is None
+    assert not pipeline.running and w.pipeline is None
+
+
+def test_cameras_offer_the_sizes_they_grant(qtbot):
+    from puppet.gui.cameras import CameraInfo
+    from puppet.gui.controls import Controls
+
+    c = Controls()
+    qtbot.addWidget(c)
+    c.add_cameras([CameraInfo(0, ((640, 480),)), CameraInfo(2, ((640, 480), (1280, 720)))])
+    c.source.setCurrentText("camera 2")
+    assert c.camera_index() == 2 and c.resolution.count() == 2
+    c.resolution.setCurrentText("1280 x 720")
+    assert c.camera_size() == (1280, 720)
+    c.source.setCurrentText("camera 0")
+    assert c.resolution.count() == 1 and c.camera_size() == (640, 480)
+
+
+def test_new_character_review_then_fine_tuning_in_a_process(qtbot, window, tiny_base):
+    from puppet import params as P
+    from puppet.gui.create_character import NewCharacterConfig
+
+    w = window
+    w.new_character = NewCharacterConfig(base=tiny_base, iterations=2)
+    images = sorted((ASSETS / "sources" / "procedural").glob("head1000004_[01].png"))
+    d = w.new_character_dialog(images)
+    assert d is not None and d.rows.count() == 2
+    masks = d.sources.masks
+    assert masks.shape[0] == 2 and 0.05 < masks.mean() < 0.95  # a figure on a background, not all or nothing
+    d.rows.setCurrentRow(1)
+    d.sliders.set_values(P.make(mouth_open=1.0))
+    assert d.expr[1][P.INDEX["mouth_open"]] == pytest.approx(1.0, abs=0.02)
+    d.name.setText("fresh")
+    d.start()
+    d.cancel()
+    from PySide6.QtCore import QProcess
+
+    assert d.process.state() == QProcess.ProcessState.NotRunning  # gone: it cannot write later
+    assert d.process.exitStatus() == QProcess.ExitStatus.CrashExit
+    assert not (d.library_dir / "fresh.puppet").exists()
+
+    d = w.new_character_dialog(images)
+    d.name.setText("fresh")
+    with qtbot.waitSignal(d.created, timeout=90000):
+        d.start()
+    qtbot.waitUntil(lambda: d.progress.value() == d.progress.maximum() > 0, timeout=10000)
+    assert "fresh" in [e.name for e in w.gallery.entries]
+    assert w.gallery.entries[w.gallery.currentRow()].name == "fresh"

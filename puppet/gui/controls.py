@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QPushButton, QSlider, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
+from .cameras import SIZES, CameraInfo
 from .sliders import ParamSliders
 
-RESOLUTIONS = ((640, 480), (1280, 720), (1920, 1080))
 SOURCE_DEMO, SOURCE_SLIDERS = "demo clip", "sliders"
 
 
@@ -25,7 +35,10 @@ class Controls(QWidget):
         self.source = QComboBox()
         self.source.addItems([SOURCE_DEMO, SOURCE_SLIDERS])
         self.resolution = QComboBox()
-        self.resolution.addItems([f"{w} x {h}" for w, h in RESOLUTIONS])
+        self._cameras: dict[int, CameraInfo] = {}
+        self._fill_sizes(SIZES)
+        # Connected before any owner's slot, so the sizes match the camera when the owner restarts.
+        self.source.currentIndexChanged.connect(self._source_changed)
         self.mirror = QCheckBox("Mirror")
         self.overlay = QCheckBox("Tracking overlay")
         self.calibrate = QPushButton("Calibrate neutral  (C)")
@@ -71,13 +84,30 @@ class Controls(QWidget):
             layout.addWidget(w)
         layout.addStretch(1)
 
-    def add_cameras(self, indices: list[int]) -> None:
-        for i in indices:
-            self.source.insertItem(i, f"camera {i}")
+    def add_cameras(self, cameras: list[CameraInfo]) -> None:
+        for row, cam in enumerate(cameras):
+            self._cameras[cam.index] = cam
+            self.source.insertItem(row, f"camera {cam.index}")
 
     def camera_index(self) -> int | None:
         text = self.source.currentText()
         return int(text.split()[1]) if text.startswith("camera ") else None
 
     def camera_size(self) -> tuple[int, int]:
-        return RESOLUTIONS[self.resolution.currentIndex()]
+        w, h = self.resolution.currentText().split(" x ")
+        return int(w), int(h)
+
+    def _fill_sizes(self, sizes) -> None:
+        wanted = self.resolution.currentText()
+        self.resolution.blockSignals(True)
+        self.resolution.clear()
+        self.resolution.addItems([f"{w} x {h}" for w, h in sizes])
+        if self.resolution.findText(wanted) >= 0:
+            self.resolution.setCurrentText(wanted)
+        self.resolution.blockSignals(False)
+
+    def _source_changed(self) -> None:
+        index = self.camera_index()
+        self.resolution.setEnabled(index is not None)
+        if index in self._cameras:
+            self._fill_sizes(self._cameras[index].sizes)

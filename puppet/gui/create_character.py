@@ -12,20 +12,42 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QProcess, Qt, Signal
-from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget, QMessageBox,
-                               QProgressBar, QPushButton, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
 
 from puppet import params as P
+from puppet.assets import ASSETS_DIR
 from puppet.heads import Identity, render_head
 
 from .sliders import ParamSliders
 from .video_view import ImageView
 
 REVIEW_SIDE = 128
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+@dataclass(frozen=True)
+class NewCharacterConfig:
+    base: Path = ASSETS_DIR / "base" / "toon.safetensors"
+    iterations: int | None = None  # None: the fine-tuning command's default
+
+
+def images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def review_sources(paths: list[Path]):
@@ -41,19 +63,24 @@ def review_sources(paths: list[Path]):
     return sources, np.stack(expr)
 
 
-def character_command(base: Path, images: list[Path], out: Path, params_file: Path) -> list[str]:
-    return [sys.executable, "-m", "export.cli", "character", "--base", str(base), *map(str, images),
-            "-o", str(out), "--params", str(params_file), "--progress", "json"]
+def character_command(config: NewCharacterConfig, images: list[Path], out: Path, params_file: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "export.cli", "character", "--base", str(config.base), *map(str, images),
+           "-o", str(out), "--params", str(params_file), "--progress", "json"]
+    return cmd if config.iterations is None else cmd + ["--iterations", str(config.iterations)]
+
+
+def _tile(chw: np.ndarray) -> np.ndarray:
+    return (np.clip(chw, 0, 1).transpose(1, 2, 0) * 255).astype(np.uint8)  # [3,R,R] float -> [R,R,3] uint8
 
 
 class CreateCharacterDialog(QDialog):
     created = Signal(Path)
 
-    def __init__(self, images: list[Path], base: Path, library_dir: Path, parent=None):
+    def __init__(self, images: list[Path], config: NewCharacterConfig, library_dir: Path, parent=None):
         super().__init__(parent)
         self.setWindowTitle("New character")
         self.resize(820, 560)
-        self.images, self.base, self.library_dir = images, base, library_dir
+        self.images, self.config, self.library_dir = images, config, library_dir
         self.sources, self.expr = review_sources(images)
         self.process: QProcess | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="puppet-new-")
@@ -102,9 +129,8 @@ class CreateCharacterDialog(QDialog):
     def _show(self, row: int) -> None:
         if row < 0:
             return
-        tile = lambda x: (np.clip(x, 0, 1).transpose(1, 2, 0) * 255).astype(np.uint8)  # noqa: E731
-        self.crop_view.set_image(tile(self.sources.images[row]))
-        self.mask_view.set_image(tile(np.repeat(self.sources.masks[row], 3, 0)))
+        self.crop_view.set_image(_tile(self.sources.images[row]))
+        self.mask_view.set_image(_tile(np.repeat(self.sources.masks[row], 3, 0)))
         self.sliders.set_values(self.expr[row])
 
     def _edit(self, values: np.ndarray) -> None:
@@ -121,7 +147,7 @@ class CreateCharacterDialog(QDialog):
         params_file = Path(self._tmp.name) / "params.json"
         params_file.write_text(json.dumps([P.as_dict(v) for v in self.expr]))
         self.library_dir.mkdir(parents=True, exist_ok=True)
-        cmd = character_command(self.base, self.images, self.output_path(), params_file)
+        cmd = character_command(self.config, self.images, self.output_path(), params_file)
         self.process = QProcess(self)
         self.process.setProgram(cmd[0])
         self.process.setArguments(cmd[1:])

@@ -16,9 +16,20 @@ import cv2
 from platformdirs import user_videos_dir
 from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QPushButton,
-                               QScrollArea, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
+from puppet import params as P
 from puppet.assets import AssetError, demo_clip
 from puppet.bundle import BundleError
 from puppet.capture import CameraConfig, CameraSource, CaptureError, VideoFileSource
@@ -27,10 +38,11 @@ from puppet.engine import Engine, EngineError
 from puppet.library import LibraryError, import_character, user_characters_dir
 from puppet.pipeline import Pipeline, PipelineConfig, PipelineError
 from puppet.tracking import ExpressionConfig
-from puppet import params as P
 
 from .bridge import PipelineBridge
+from .cameras import CameraInfo, probe_cameras
 from .controls import SOURCE_DEMO, SOURCE_SLIDERS, Controls
+from .create_character import CreateCharacterDialog, NewCharacterConfig, images_in
 from .gallery import Gallery, is_bundle
 from .settings import open_settings
 from .video_view import ImageView
@@ -38,25 +50,15 @@ from .video_view import ImageView
 log = logging.getLogger(__name__)
 COLOURS = {"green": (0, 177, 64), "white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128),
            "blue": (40, 80, 200)}
-DEFAULT_BASE = Path(__file__).resolve().parents[2] / "assets" / "base" / "toon.safetensors"
-
-
-def probe_cameras(limit: int = 4) -> list[int]:
-    """Indices of cameras that open; cheap, and run off the interface thread."""
-    found = []
-    for i in range(limit):
-        cap = cv2.VideoCapture(i)
-        if cap.isOpened():
-            found.append(i)
-        cap.release()
-    return found
 
 
 class MainWindow(QMainWindow):
     cameras_found = Signal(list)
 
-    def __init__(self, recordings_dir: Path | None = None, probe: bool = True):
+    def __init__(self, recordings_dir: Path | None = None, probe: bool = True,
+                 new_character: NewCharacterConfig | None = None):
         super().__init__()
+        self.new_character = new_character or NewCharacterConfig()
         self.setWindowTitle("puppet")
         self.resize(1180, 720)
         self.settings = open_settings()
@@ -98,7 +100,10 @@ class MainWindow(QMainWindow):
         self.gallery.chosen.connect(self.set_character)
         self.gallery.dropped.connect(self.handle_drop)
         import_button.clicked.connect(self.import_dialog)
-        new_button.clicked.connect(self.new_character_dialog)
+        new_menu = QMenu(new_button)
+        new_menu.addAction("From images...", self.new_character_from_files)
+        new_menu.addAction("From a folder...", self.new_character_from_folder)
+        new_button.setMenu(new_menu)
         c.source.currentIndexChanged.connect(lambda _: self.restart())
         c.resolution.currentIndexChanged.connect(lambda _: self.restart())
         c.mirror.toggled.connect(lambda on: self.pipeline and self.pipeline.set_mirror(on))
@@ -126,7 +131,7 @@ class MainWindow(QMainWindow):
     # ---- setup ------------------------------------------------------------------------------
     def _shortcuts(self) -> None:
         keys = {"R": self.toggle_recording_key, "C": self.calibrate, "S": self.snapshot,
-                "F11": self.toggle_full_screen, "Ctrl+I": self.import_dialog, "Ctrl+N": self.new_character_dialog,
+                "F11": self.toggle_full_screen, "Ctrl+I": self.import_dialog, "Ctrl+N": self.new_character_from_files,
                 "Escape": self.showNormal}
         for key, slot in keys.items():
             QShortcut(QKeySequence(key), self).activated.connect(slot)
@@ -138,7 +143,7 @@ class MainWindow(QMainWindow):
         c.mirror.setChecked(s.value("mirror", True, type=bool))
         c.gain.setValue(int(s.value("gain", 100)))
         c.smoothing.setValue(int(s.value("smoothing", 100)))
-        c.resolution.setCurrentIndex(int(s.value("resolution", 0)))
+        c.resolution.setCurrentText(s.value("resolution", "640 x 480"))
         c.background.setCurrentText(s.value("background", "green"))
         if c.background.currentText() in COLOURS:
             self._background = Background.of_color(COLOURS[c.background.currentText()])
@@ -149,7 +154,7 @@ class MainWindow(QMainWindow):
     def _save(self) -> None:
         s, c = self.settings, self.controls
         for key, value in (("mirror", c.mirror.isChecked()), ("gain", c.gain.value()),
-                           ("smoothing", c.smoothing.value()), ("resolution", c.resolution.currentIndex()),
+                           ("smoothing", c.smoothing.value()), ("resolution", c.resolution.currentText()),
                            ("background", c.background.currentText()), ("source", c.source.currentText()),
                            ("geometry", self.saveGeometry())):
             s.setValue(key, value)
@@ -157,9 +162,10 @@ class MainWindow(QMainWindow):
             s.setValue("character", self.gallery.entries[self.gallery.currentRow()].name)
         s.sync()
 
-    def _add_cameras(self, indices: list[int]) -> None:
-        self.controls.add_cameras(indices)
-        wanted = self.settings.value("source", "camera 0" if indices else SOURCE_DEMO)
+    def _add_cameras(self, cameras: list[CameraInfo]) -> None:
+        self.controls.add_cameras(cameras)
+        default = f"camera {cameras[0].index}" if cameras else SOURCE_DEMO
+        wanted = self.settings.value("source", default)
         if self.controls.source.findText(wanted) >= 0:
             self.controls.source.setCurrentText(wanted)
 
@@ -359,22 +365,35 @@ class MainWindow(QMainWindow):
         if images:
             self.new_character_dialog(images)
 
-    def new_character_dialog(self, images: list[Path] | None = None) -> None:
-        from .create_character import CreateCharacterDialog
+    def new_character_from_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Images of the character (1 to 16)", "",
+                                                "Images (*.png *.jpg *.jpeg *.webp)")
+        self.new_character_dialog([Path(f) for f in files])
 
+    def new_character_from_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with images of the character")
+        if folder:
+            images = images_in(Path(folder))
+            if not images:
+                self.message(f"{folder}: no PNG, JPEG or WebP images in this folder", error=True)
+            self.new_character_dialog(images)
+
+    def new_character_dialog(self, images: list[Path]) -> CreateCharacterDialog | None:
+        """The review page for these images; it stays open (not blocking) while fine-tuning runs."""
         if not images:
-            files, _ = QFileDialog.getOpenFileNames(self, "Images of the character (1 to 16)", "",
-                                                    "Images (*.png *.jpg *.jpeg *.webp)")
-            images = [Path(f) for f in files]
-        if not images:
-            return
+            return None
         try:
-            dialog = CreateCharacterDialog(images, DEFAULT_BASE, user_characters_dir(), self)
+            dialog = CreateCharacterDialog(images, self.new_character, user_characters_dir(), self)
         except (ValueError, OSError) as e:
             self.message(str(e), error=True)
-            return
-        dialog.created.connect(lambda path: self.gallery.refresh(select=Path(path).stem))
-        dialog.exec()
+            return None
+        dialog.created.connect(self._character_created)
+        dialog.open()
+        return dialog
+
+    def _character_created(self, path: Path) -> None:
+        self.gallery.refresh(select=path.stem)
+        self.message(f"New character {path.stem} is in the gallery")
 
     def message(self, text: str, error: bool = False) -> None:
         self.statusBar().setStyleSheet("color: #c33;" if error else "")

@@ -36,7 +36,7 @@ class ParamSliders(QWidget):
         t = (P.clip(values) - P.LOW) / (P.HIGH - P.LOW)
         for s, v in zip(self._sliders, t):
             s.blockSignals(True)
-            s.setValue(int(round(float(v) * STEPS)))
+            s.setValue(round(float(v) * STEPS))
             s.blockSignals(False)
         self._emit()
 
