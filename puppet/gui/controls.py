@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+import cv2
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -16,10 +18,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from puppet.compose import Background
+
 from .cameras import SIZES, CameraInfo
 from .sliders import ParamSliders
 
 SOURCE_DEMO, SOURCE_SLIDERS = "demo clip", "sliders"
+GREEN = (0, 177, 64)
+COLOURS = {"green": GREEN, "white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128),
+           "blue": (40, 80, 200)}
+TRANSPARENT, IMAGE = "transparent (GIF)", "image..."
 
 
 def _slider(lo: int, hi: int, value: int) -> QSlider:
@@ -45,7 +53,7 @@ class Controls(QWidget):
         self.gain = _slider(50, 200, 100)  # percent
         self.smoothing = _slider(25, 400, 100)  # percent
         self.background = QComboBox()
-        self.background.addItems(["green", "white", "black", "grey", "blue", "transparent (GIF)", "image..."])
+        self.background.addItems([*COLOURS, TRANSPARENT, IMAGE])
         self.fmt = QComboBox()
         self.fmt.addItems(["MP4", "GIF"])
         self.record = QPushButton("Record  (R)")
@@ -83,6 +91,30 @@ class Controls(QWidget):
         for w in (src, tune, look, rec, self.sliders_box):
             layout.addWidget(w)
         layout.addStretch(1)
+
+    def chosen_background(self, ask: bool) -> Background | None:
+        """The background the combo box names; an image is asked for only when ``ask``."""
+        text = self.background.currentText()
+        if text in COLOURS:
+            return Background.of_color(COLOURS[text])
+        if text == TRANSPARENT:
+            return Background.transparent()
+        path = QFileDialog.getOpenFileName(self, "Background image", "", "Images (*.png *.jpg *.jpeg)")[0] if ask else ""
+        picture = cv2.imread(path) if path else None
+        return None if picture is None else Background.of_image(cv2.cvtColor(picture, cv2.COLOR_BGR2RGB))
+
+    def restore(self, s: QSettings) -> None:
+        self.mirror.setChecked(s.value("mirror", True, type=bool))
+        self.gain.setValue(int(s.value("gain", 100)))
+        self.smoothing.setValue(int(s.value("smoothing", 100)))
+        self.resolution.setCurrentText(s.value("resolution", "640 x 480"))
+        self.background.setCurrentText(s.value("background", "green"))
+
+    def save(self, s: QSettings) -> None:
+        for key, value in (("mirror", self.mirror.isChecked()), ("gain", self.gain.value()),
+                           ("smoothing", self.smoothing.value()), ("resolution", self.resolution.currentText()),
+                           ("background", self.background.currentText()), ("source", self.source.currentText())):
+            s.setValue(key, value)
 
     def add_cameras(self, cameras: list[CameraInfo]) -> None:
         for row, cam in enumerate(cameras):

@@ -41,15 +41,13 @@ from puppet.tracking import ExpressionConfig
 
 from .bridge import PipelineBridge
 from .cameras import CameraInfo, probe_cameras
-from .controls import SOURCE_DEMO, SOURCE_SLIDERS, Controls
+from .controls import GREEN, SOURCE_DEMO, SOURCE_SLIDERS, Controls
 from .create_character import CreateCharacterDialog, NewCharacterConfig, images_in
 from .gallery import Gallery, is_bundle
 from .settings import open_settings
 from .video_view import ImageView
 
 log = logging.getLogger(__name__)
-COLOURS = {"green": (0, 177, 64), "white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128),
-           "blue": (40, 80, 200)}
 
 
 class MainWindow(QMainWindow):
@@ -68,7 +66,7 @@ class MainWindow(QMainWindow):
         self.last_result = None
         self.last_recording = None
         self._record_started = 0.0
-        self._background = Background.of_color(COLOURS["green"])
+        self._background = Background.of_color(GREEN)
 
         self.view = ImageView()
         self.camera_view = ImageView(self.view)
@@ -139,25 +137,16 @@ class MainWindow(QMainWindow):
             QShortcut(QKeySequence(str(n)), self).activated.connect(lambda n=n: self.select_row(n - 1))
 
     def _restore(self) -> None:
-        s, c = self.settings, self.controls
-        c.mirror.setChecked(s.value("mirror", True, type=bool))
-        c.gain.setValue(int(s.value("gain", 100)))
-        c.smoothing.setValue(int(s.value("smoothing", 100)))
-        c.resolution.setCurrentText(s.value("resolution", "640 x 480"))
-        c.background.setCurrentText(s.value("background", "green"))
-        if c.background.currentText() in COLOURS:
-            self._background = Background.of_color(COLOURS[c.background.currentText()])
-        geometry = s.value("geometry")
+        self.controls.restore(self.settings)
+        self._background = self.controls.chosen_background(ask=False) or self._background
+        geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
 
     def _save(self) -> None:
-        s, c = self.settings, self.controls
-        for key, value in (("mirror", c.mirror.isChecked()), ("gain", c.gain.value()),
-                           ("smoothing", c.smoothing.value()), ("resolution", c.resolution.currentText()),
-                           ("background", c.background.currentText()), ("source", c.source.currentText()),
-                           ("geometry", self.saveGeometry())):
-            s.setValue(key, value)
+        s = self.settings
+        self.controls.save(s)
+        s.setValue("geometry", self.saveGeometry())
         if 0 <= self.gallery.currentRow() < len(self.gallery.entries):
             s.setValue("character", self.gallery.entries[self.gallery.currentRow()].name)
         s.sync()
@@ -284,17 +273,10 @@ class MainWindow(QMainWindow):
                                           expression=ExpressionConfig(gain={n: gain for n in P.PARAM_NAMES}))
 
     def choose_background(self) -> None:
-        text = self.controls.background.currentText()
-        if text in COLOURS:
-            self._background = Background.of_color(COLOURS[text])
-        elif text.startswith("transparent"):
-            self._background = Background.transparent()
-        else:
-            path, _ = QFileDialog.getOpenFileName(self, "Background image", "", "Images (*.png *.jpg *.jpeg)")
-            picture = cv2.imread(path) if path else None
-            if picture is None:
-                return
-            self._background = Background.of_image(cv2.cvtColor(picture, cv2.COLOR_BGR2RGB))
+        background = self.controls.chosen_background(ask=True)
+        if background is None:
+            return
+        self._background = background
         if self.pipeline is not None:
             self.pipeline.set_background(self._background)
 
