@@ -187,3 +187,18 @@ def test_new_character_review_then_fine_tuning_in_a_process(qtbot, window, tiny_
     qtbot.waitUntil(lambda: d.progress.value() == d.progress.maximum() > 0, timeout=10000)
     assert "fresh" in [e.name for e in w.gallery.entries]
     assert w.gallery.entries[w.gallery.currentRow()].name == "fresh"
+
+
+def test_long_sessions_keep_none_alive():
+    """Many calls of Qt methods that return nothing, as hours of painting would make."""
+    import subprocess
+    import sys
+
+    code = ("import puppet.gui\n"
+            "from PySide6.QtGui import QImage, QPainter\n"
+            "img = QImage(8, 8, QImage.Format.Format_RGB888)\n"
+            "p = QPainter(img)\n"
+            "for _ in range(500_000): p.setRenderHint(QPainter.RenderHint.Antialiasing)\n"
+            "p.end()\n")
+    run = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-400:]

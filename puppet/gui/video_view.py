@@ -20,14 +20,22 @@ class ImageView(QWidget):
     def __init__(self, parent: QWidget | None = None, background: str = "#202024"):
         super().__init__(parent)
         self._image: QImage | None = None
-        self._points: np.ndarray | None = None  # [n,2] in image pixels
-        self._box: tuple[float, float, float] | None = None
+        self._points: list[QPointF] = []  # in image pixels
+        self._box: QRectF | None = None
         self._background = QColor(background)
         self.overlay = False
 
     def set_image(self, rgb: np.ndarray, points: np.ndarray | None = None, box=None) -> None:
         self._image = to_qimage(rgb)
-        self._points, self._box = points, box
+        # Plain Python floats for Qt: numpy scalars handed to QPointF have crashed PySide6 (a
+        # refcount error on None), and every third landmark is enough to see the tracking.
+        pts = [] if points is None else np.asarray(points, np.float64)[::3, :2].tolist()
+        self._points = [QPointF(x, y) for x, y in pts]
+        if box is None:
+            self._box = None
+        else:
+            cx, cy, side = (float(v) for v in box)
+            self._box = QRectF(cx - side / 2, cy - side / 2, side, side)
         self.update()
 
     def image_rect(self) -> QRectF:
@@ -45,14 +53,16 @@ class ImageView(QWidget):
         r = self.image_rect()
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawImage(r, self._image)
-        if self.overlay and self._points is not None:
+        if self.overlay:
             k = r.width() / self._image.width()
-            p.setPen(QPen(QColor(90, 255, 140), 1))
-            for x, y in self._points[::3]:
-                p.drawPoint(QPointF(r.x() + x * k, r.y() + y * k))
+            p.translate(r.topLeft())
+            p.scale(k, k)
+            pen = QPen(QColor(90, 255, 140), 2)
+            pen.setCosmetic(True)  # the same width whatever the scale
+            p.setPen(pen)
+            p.drawPoints(self._points)
             if self._box is not None:
-                cx, cy, s = self._box
-                p.drawRect(QRectF(r.x() + (cx - s / 2) * k, r.y() + (cy - s / 2) * k, s * k, s * k))
+                p.drawRect(self._box)
         p.end()
 
     def sizeHint(self) -> QSize:
