@@ -91,6 +91,7 @@ class Controls(QWidget):
         for w in (src, tune, look, rec, self.sliders_box):
             layout.addWidget(w)
         layout.addStretch(1)
+        self._source_changed()
 
     def chosen_background(self, ask: bool) -> Background | None:
         """The background the combo box names; an image is asked for only when ``ask``."""

@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         self.pipeline: Pipeline | None = None
         self.bridge: PipelineBridge | None = None
         self.last_result = None
+        self._camera_aspect = 4 / 3
         self.last_recording = None
         self._record_started = 0.0
         self._background = Background.of_color(GREEN)
@@ -227,16 +228,17 @@ class MainWindow(QMainWindow):
         r = self.bridge.take()
         if r is None:
             return
+        if self.last_result is None or r.camera.shape != self.last_result.camera.shape:
+            self._place_camera(r.camera.shape[1] / r.camera.shape[0])
         self.last_result = r
         self.view.set_image(r.image)
         self.camera_view.set_image(r.camera, r.track.landmarks, r.track.box)
-        face = "face" if r.track.found else "no face"
-        self.readout.setText(f"{r.provider}  |  latency {r.times.latency:.0f} ms  |  {face}")
 
     def _tick(self) -> None:
-        if self.pipeline is not None and self.pipeline.running:
+        if self.pipeline is not None and self.pipeline.running and self.last_result is not None:
             s = self.pipeline.stats()
-            self.readout.setText(f"{s.provider}  |  {s.fps:.1f} fps  |  latency {s.latency_ms:.0f} ms")
+            face = "face" if self.last_result.track.found else "no face"
+            self.readout.setText(f"{s.provider}  |  {s.fps:.1f} fps  |  latency {s.latency_ms:.0f} ms  |  {face}")
         if self.controls.record.isChecked():
             self.controls.elapsed.setText(f"recording {time.monotonic() - self._record_started:.1f} s")
 
@@ -392,9 +394,12 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         self._place_camera()
 
-    def _place_camera(self) -> None:
+    def _place_camera(self, aspect: float | None = None) -> None:
+        """The camera picture in the lower right corner of the character, a quarter as wide."""
+        self._camera_aspect = aspect or self._camera_aspect
         w = max(self.view.width() // 4, 120)
-        self.camera_view.setGeometry(self.view.width() - w - 8, self.view.height() - w * 3 // 4 - 8, w, w * 3 // 4)
+        h = int(w / self._camera_aspect)
+        self.camera_view.setGeometry(self.view.width() - w - 8, self.view.height() - h - 8, w, h)
 
     def closeEvent(self, event) -> None:
         self._save()
