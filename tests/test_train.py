@@ -16,9 +16,9 @@ import torch
 from conftest import DEMO_CLIP
 from export.base_model import load_base
 from export.train.config import TrainConfig
-from export.train.data import SampleSpec, VideoFolder
+from export.train.data import SampleSpec, VideoFolder, procedural_sample
 from export.train.evaluate import EvalConfig, evaluate
-from export.train.losses import Perceptual
+from export.train.losses import Perceptual, region_l1
 from export.train.meta import Trainer
 
 TINY = TrainConfig(preset="tiny", batch=2, k_frames=2, w_perceptual=0.0, workers=0, log_every=1000,
@@ -31,9 +31,24 @@ def test_loss_falls(tmp_path):
     first = np.mean([h["l1"] for h in history[:8]])
     last = np.mean([h["l1"] for h in history[-8:]])
     assert last < 0.8 * first, (first, last)
-    assert {"l1", "dice", "adv", "fm", "d"} <= set(history[-1])
+    assert {"l1", "dice", "feat", "adv", "fm", "d"} <= set(history[-1])
     base = load_base(tmp_path / "base.safetensors")
     assert base.preset == "tiny" and base.info["steps"] == 60 and base.discriminator is not None
+
+
+def test_eye_and_mouth_regions_weigh_like_the_whole_picture():
+    rng = np.random.default_rng(0)
+    s = procedural_sample(7, rng, SampleSpec(128, 1, proxy_prob=0.0))
+    regions = s["features"]
+    assert regions.shape == (1, 128, 128) and 0.02 < regions.mean() < 0.2
+    real = torch.from_numpy(s["target"] * s["mask"])[None]
+    inside = real.clone()
+    inside[:, :, torch.from_numpy(regions[0] > 0)] += 0.5  # wrong only over eyes and mouth
+    outside = real.clone()
+    outside[:, :, torch.from_numpy(regions[0] == 0)] += 0.5  # wrong everywhere else
+    w = torch.from_numpy(regions)[None]
+    assert region_l1(inside, real, w).item() == pytest.approx(0.5, abs=1e-5)
+    assert region_l1(outside, real, w).item() == 0.0
 
 
 def test_resume_continues_where_it_stopped(tmp_path):

@@ -22,6 +22,7 @@ class TrainConfig:
     ema: float = 0.999
     proxy_prob: float = 0.5  # proxy-mode models: chance that the pose input is the proxy's render
     w_l1: float = 1.0  # per scale (1, 1/2, 1/4)
+    w_features: float = 1.0  # L1 over the eyes and mouth (procedural data)
     w_perceptual: float = 0.1
     w_adversarial: float = 0.05
     w_feature_matching: float = 1.0

@@ -3,7 +3,8 @@
 A sample is one identity: ``identity`` float32 [K,3,R,R] (masked frames for the identity encoder),
 ``target`` [3,R,R] and ``mask`` [1,R,R] (the frame to reproduce), ``driver`` [3,R,R] (the pose
 encoder's input: the augmented target, or for proxy-mode models sometimes the proxy identity's
-render of the target's expression), and ``params`` [NUM_PARAMS] (procedural data only; NaN else).
+render of the target's expression), ``features`` [1,R,R] (1 over the target's eyes and mouth: procedural
+data only; zeros else) and ``params`` [NUM_PARAMS] (procedural data only; NaN else).
 """
 
 from __future__ import annotations
@@ -27,6 +28,28 @@ log = logging.getLogger(__name__)
 HELD_OUT_SEEDS = 10**6  # identities at or above this seed are never trained on
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm"}
+
+
+def region(point: tuple[float, float], half: int, res: int) -> tuple[slice, slice]:
+    """Rows and columns of the square of half-size ``half`` around ``point`` (x, y), clipped."""
+    x, y = int(point[0]), int(point[1])
+    return slice(max(y - half, 0), min(y + half, res)), slice(max(x - half, 0), min(x + half, res))
+
+
+def eye_regions(points: dict[str, tuple[float, float]], res: int) -> list[tuple[slice, slice]]:
+    return [region(points[k], max(res // 14, 2), res) for k in ("eye_l", "eye_r")]
+
+
+def mouth_region(points: dict[str, tuple[float, float]], res: int) -> tuple[slice, slice]:
+    return region(points["mouth"], max(res // 10, 2), res)
+
+
+def feature_map(points: dict[str, tuple[float, float]], res: int) -> np.ndarray:
+    """float32 [1,R,R]: 1 over the eyes and the mouth."""
+    out = np.zeros((1, res, res), np.float32)
+    for rows, cols in eye_regions(points, res) + [mouth_region(points, res)]:
+        out[0, rows, cols] = 1
+    return out
 
 
 def to_chw(img: np.ndarray) -> np.ndarray:
@@ -55,7 +78,7 @@ def procedural_sample(seed: int, rng: np.random.Generator, spec: SampleSpec) -> 
     else:
         driver = spec.augment(target.rgb, rng)
     return {"identity": np.stack(frames), "target": to_chw(target.rgb), "mask": target.mask[None],
-            "driver": to_chw(driver), "params": p}
+            "driver": to_chw(driver), "features": feature_map(target.points, spec.resolution), "params": p}
 
 
 class ProceduralHeads(IterableDataset):
@@ -109,6 +132,7 @@ class VideoFolder(Dataset):
         identity = np.stack([to_chw(frames[j]) * masks[j][None] for j in ids])
         return {"identity": identity, "target": to_chw(frames[t]), "mask": masks[t][None],
                 "driver": to_chw(self.spec.augment(frames[t], rng)),
+                "features": np.zeros((1, *frames.shape[1:3]), np.float32),
                 "params": np.full(P.NUM_PARAMS, np.nan, np.float32)}
 
 

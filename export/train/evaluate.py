@@ -23,7 +23,7 @@ from puppet import params as P
 from puppet.heads import Identity, render_head
 
 from ..base_model import load_base
-from .data import HELD_OUT_SEEDS, to_chw
+from .data import HELD_OUT_SEEDS, eye_regions, mouth_region, to_chw
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,6 @@ class EvalConfig:
 PAIRS = {"eyes": ({}, {"eye_open_l": 0.0, "eye_open_r": 0.0}),
          "mouth": ({}, {"mouth_open": 1.0}),
          "yaw": ({"yaw": -30.0}, {"yaw": 30.0})}
-
-
-def _box(point: tuple[float, float], half: int, res: int) -> tuple[slice, slice]:
-    x, y = int(point[0]), int(point[1])
-    return slice(max(y - half, 0), min(y + half, res)), slice(max(x - half, 0), min(x + half, res))
 
 
 def _l1(a: np.ndarray, b: np.ndarray, region: tuple[slice, slice] | None = None) -> float:
@@ -86,10 +81,8 @@ def evaluate(base_path: Path, cfg: EvalConfig = EvalConfig()) -> dict:
         real = [to_chw(t.rgb) * t.mask[None] for t in truths]
         self_out = run(identity, [to_chw(t.rgb) for t in truths])
         proxy_out = run(identity, [to_chw(render_head(proxy, p, res).rgb) for p in targets])
-        half_eye, half_mouth = max(res // 14, 2), max(res // 10, 2)
         for j, truth in enumerate(truths):
-            eyes = [_box(truth.points[k], half_eye, res) for k in ("eye_l", "eye_r")]
-            mouth = _box(truth.points["mouth"], half_mouth, res)
+            eyes, mouth = eye_regions(truth.points, res), mouth_region(truth.points, res)
             for name, out in (("self", self_out[j]), ("proxy", proxy_out[j]), ("static", frames[0])):
                 add(f"{name}_l1", _l1(out, real[j]))
                 add(f"{name}_psnr", _psnr(out, real[j]))
@@ -98,8 +91,8 @@ def evaluate(base_path: Path, cfg: EvalConfig = EvalConfig()) -> dict:
         for name, (a, b) in PAIRS.items():
             ta, tb = render_head(ident, P.make(**a), res), render_head(ident, P.make(**b), res)
             oa, ob = run(identity, [to_chw(render_head(proxy, P.make(**v), res).rgb) for v in (a, b)])
-            regions = {"eyes": [_box(ta.points[k], half_eye, res) for k in ("eye_l", "eye_r")],
-                       "mouth": [_box(ta.points["mouth"], half_mouth, res)], "yaw": [None]}[name]
+            regions = {"eyes": eye_regions(ta.points, res), "mouth": [mouth_region(ta.points, res)],
+                       "yaw": [None]}[name]
             real_a, real_b = to_chw(ta.rgb) * ta.mask[None], to_chw(tb.rgb) * tb.mask[None]
             truth_change = np.mean([_l1(real_a, real_b, r) for r in regions])
             out_change = np.mean([_l1(oa, ob, r) for r in regions])
@@ -143,9 +136,7 @@ def character_follow(bundle_path: Path, proxy_seed: int = 0) -> dict:
         return rgb[0] * mask[0], mask[0, 0]
 
     rest = render_head(proxy, P.neutral(), res)
-    half_eye, half_mouth = max(res // 14, 2), max(res // 10, 2)
-    eyes = [_box(rest.points[k], half_eye, res) for k in ("eye_l", "eye_r")]
-    mouth = _box(rest.points["mouth"], half_mouth, res)
+    eyes, mouth = eye_regions(rest.points, res), mouth_region(rest.points, res)
 
     def centre_x(mask: np.ndarray) -> float:
         w = mask / max(mask.sum(), 1e-6)

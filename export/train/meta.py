@@ -135,6 +135,8 @@ class Trainer:
             rgb, mask, identity = self.reenact(b["identity"], b["driver"])
             fake = rgb * mask
             parts = {"l1": cfg.w_l1 * L.multiscale_l1(fake, real), "dice": cfg.w_dice * L.dice(mask, b["mask"])}
+            if cfg.w_features:
+                parts["feat"] = cfg.w_features * L.region_l1(fake, real, b["features"])
             if self.perceptual is not None:
                 parts["perc"] = cfg.w_perceptual * self.perceptual(fake, real)
             if gan:
