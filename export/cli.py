@@ -14,12 +14,11 @@ import logging
 import sys
 from pathlib import Path
 
+from puppet.assets import DEFAULT_BASE
 from puppet.bundle import BundleError
 
 from .base_model import BaseModelError, save_base
 from .sources import SourceError
-
-DEFAULT_BASE = Path(__file__).resolve().parent.parent / "assets" / "base" / "toon.safetensors"
 
 
 def cmd_convert_lpr(args: argparse.Namespace) -> int:
@@ -48,8 +47,9 @@ def _read_params(path: Path | None, count: int):
     """Per-image expression values from a JSON list of {name: value} objects (one per image)."""
     if path is None:
         return None
-    from puppet.params import from_dict
     import numpy as np
+
+    from puppet.params import from_dict
 
     try:
         raw = json.loads(path.read_text())
@@ -87,7 +87,7 @@ def cmd_character(args: argparse.Namespace) -> int:
     opts = CharacterOptions(
         name=args.name or args.output.stem, iterations=args.iterations, precropped=args.precropped,
         use_mask=not args.no_mask, use_dice=not (args.no_dice or args.no_mask), fp16=not args.no_fp16,
-        source_params=_read_params(args.params, len(args.images)),
+        compact=args.compact, train_part=args.train, source_params=_read_params(args.params, len(args.images)),
     )
     path = make_character(args.base, args.images, args.output, opts, preview=args.preview,
                           progress=_progress_printer(args.progress))
@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("base", type=Path)
     c.add_argument("-o", "--output", type=Path, required=True)
     c.add_argument("--fp32", action="store_true", help="keep float32 weights")
-    c.add_argument("--no-discriminator", action="store_true", help="drop the discriminator (no fine-tuning then)")
+    c.add_argument("--no-discriminator", action="store_true", help="drop the discriminator (fine-tuning then starts a fresh one)")
     c.add_argument("--note", help="a line of provenance stored in the file")
     c.set_defaults(func=cmd_pack_base)
 
@@ -182,9 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--precropped", action="store_true", help="images are face crops already")
     c.add_argument("--no-mask", action="store_true", help="no mask composition (for unreliable masks)")
     c.add_argument("--no-dice", action="store_true", help="no dice loss on the mask")
+    c.add_argument("--train", choices=["all", "mlp"], default="all",
+                   help="what fine-tuning changes: the whole generator, or only its AdaIN MLP "
+                        "(keeps more of the base model's motion, less of the character's detail)")
     c.add_argument("--params", type=Path, help="JSON list with each image's expression values (proxy mode)")
     c.add_argument("--preview", type=Path, help="write crops, masks and reconstructions to this PNG")
     c.add_argument("--no-fp16", action="store_true", help="do not add the fp16 graph")
+    c.add_argument("--compact", action="store_true",
+                   help="store the graph's weights as fp16 (float32 arithmetic, half the file), no fp16 graph")
     c.add_argument("--threads", type=int, default=0, help="torch threads (0: default; 1 is often fastest on a busy CPU)")
     c.add_argument("--progress", choices=["text", "json"], default="text",
                    help="json: one {\"step\", \"total\"} object per line on stdout, for other programs")

@@ -1,4 +1,4 @@
-"""Where the shipped assets live: the demo driver clip and the demo characters.
+"""Where the shipped assets live: the base model, the demo driver clip and the demo characters.
 
 Every other module asks here, so the layout of ``assets/`` is written down once. Assets are
 found relative to the repository root (the parent of the ``puppet`` package), never downloaded.
@@ -13,6 +13,8 @@ import puppet
 ASSETS_DIR = Path(puppet.__file__).resolve().parent.parent / "assets"
 DEMO_CLIP = ASSETS_DIR / "driver" / "demo.mp4"
 DEMO_CHARACTERS_DIR = ASSETS_DIR / "characters"
+# The embedded base model: what new characters are fine-tuned from unless another base is named.
+DEFAULT_BASE = ASSETS_DIR / "base" / "toon.safetensors"
 
 
 class AssetError(FileNotFoundError):

@@ -61,7 +61,7 @@ class Manifest:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str, source: str) -> "Manifest":
+    def from_json(cls, text: str, source: str) -> Manifest:
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as e:
@@ -180,5 +180,14 @@ def thumbnail_of(path: str | os.PathLike) -> bytes:
         raise BundleError(f"{path}: cannot read thumbnail ({e})") from None
 
 
-__all__ = ["Bundle", "BundleError", "Manifest", "read_bundle", "write_bundle", "thumbnail_of",
-           "FORMAT_VERSION", "SUFFIX", "DRIVING_MODES"]
+__all__ = [
+    "DRIVING_MODES",
+    "FORMAT_VERSION",
+    "SUFFIX",
+    "Bundle",
+    "BundleError",
+    "Manifest",
+    "read_bundle",
+    "thumbnail_of",
+    "write_bundle",
+]

@@ -37,17 +37,17 @@ class Background:
     picture: np.ndarray | None = field(default=None, repr=False)  # uint8 [H,W,3] RGB
 
     @classmethod
-    def of_color(cls, rgb: tuple[int, int, int]) -> "Background":
+    def of_color(cls, rgb: tuple[int, int, int]) -> Background:
         return cls("color", color=tuple(int(c) for c in rgb))  # type: ignore[arg-type]
 
     @classmethod
-    def of_image(cls, picture: np.ndarray) -> "Background":
+    def of_image(cls, picture: np.ndarray) -> Background:
         if picture.dtype != np.uint8 or picture.ndim != 3 or picture.shape[2] != 3:
             raise BackgroundError("background image must be uint8 [H,W,3] RGB")
         return cls("image", picture=picture)
 
     @classmethod
-    def transparent(cls) -> "Background":
+    def transparent(cls) -> Background:
         return cls("transparent")
 
     @property

@@ -36,9 +36,9 @@ import importlib.util
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import onnxruntime as ort
@@ -200,7 +200,7 @@ class Engine:
         return self.manifest.name
 
     @classmethod
-    def load(cls, source: Bundle | str | os.PathLike, config: EngineConfig | None = None) -> "Engine":
+    def load(cls, source: Bundle | str | os.PathLike, config: EngineConfig | None = None) -> Engine:
         """Read (and validate) a bundle, open a session on the best provider that loads, warm up.
 
         Raises BundleError for a bad bundle and EngineError for a graph onnxruntime rejects.

@@ -9,7 +9,14 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from puppet.bundle import GRAPH, MANIFEST, BundleError, Manifest, read_bundle, write_bundle
+from puppet.bundle import (
+    GRAPH,
+    MANIFEST,
+    BundleError,
+    Manifest,
+    read_bundle,
+    write_bundle,
+)
 
 
 def test_bundle_contents(tiny_bundle):

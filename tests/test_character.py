@@ -9,9 +9,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from conftest import ADVENTURER
 from PIL import Image
 
-from conftest import ADVENTURER
 from export.base_model import load_base
 from export.sources import load_sources
 from puppet.bundle import read_bundle
@@ -38,6 +38,25 @@ def test_feedforward_identity_is_mean_embedding(tiny_base, tmp_path):
     got = ort.InferenceSession(bundle.graph, providers=["CPUExecutionProvider"]).run(None, {"driver": x})
     np.testing.assert_allclose(got[0], rgb.numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got[1], mask.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_compact_bundle_stores_fp16_weights_and_computes_the_same(tiny_base, tmp_path):
+    import onnx
+
+    images = [ADVENTURER / f"mina_{i}.png" for i in (0, 2)]
+    plain, compact = tmp_path / "plain.puppet", tmp_path / "compact.puppet"
+    for out, extra in ((plain, ["--no-fp16"]), (compact, ["--compact"])):
+        run = character("--base", tiny_base, *images, "-o", out, "--iterations", "0", "--precropped", *extra)
+        assert run.returncode == 0, run.stderr
+    small, full = read_bundle(compact), read_bundle(plain)
+    assert small.graph_fp16 is None and len(small.graph) < 0.6 * len(full.graph)
+    weights = onnx.load_from_string(small.graph).graph.initializer
+    assert any(w.data_type == onnx.TensorProto.FLOAT16 for w in weights)
+    x = np.random.default_rng(1).random((2, 3, 32, 32), dtype=np.float32)
+    got, want = (ort.InferenceSession(b.graph, providers=["CPUExecutionProvider"]).run(None, {"driver": x})
+                 for b in (small, full))
+    for g, w in zip(got, want):
+        assert g.dtype == np.float32 and np.abs(g - w).max() <= 2e-2 * np.abs(w).max()
 
 
 def test_grayscale_and_rgb_inputs(tiny_base, tmp_path):

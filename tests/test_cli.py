@@ -11,12 +11,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import DEMO_CLIP, REPO
 from PIL import Image
 
 from puppet.cli import main
-
-REPO = Path(__file__).resolve().parent.parent
-DEMO_CLIP = REPO / "assets" / "driver" / "demo.mp4"
 
 
 @pytest.fixture(autouse=True)

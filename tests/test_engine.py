@@ -10,7 +10,13 @@ import onnxruntime as ort
 import pytest
 
 from puppet.bundle import GRAPH, BundleError, read_bundle, write_bundle
-from puppet.engine import PROVIDER_NAMES, Engine, EngineConfig, EngineError, make_session
+from puppet.engine import (
+    PROVIDER_NAMES,
+    Engine,
+    EngineConfig,
+    EngineError,
+    make_session,
+)
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 import pytest
-
 from conftest import ADVENTURER
+
 from export.character import CharacterOptions, make_character
 from export.sources import load_sources
 from export.train.finetune import FinetuneConfig, proxy_render, source_expressions
@@ -54,3 +54,15 @@ def test_default_iterations_follow_the_method():
     cfg = FinetuneConfig()
     assert cfg.steps_for(1) == 125 and cfg.steps_for(8) == 230 and cfg.steps_for(16) == 230
     assert FinetuneConfig(iterations=7).steps_for(3) == 7
+
+
+def test_mlp_only_fine_tuning_keeps_the_decoder(tiny_base):
+    from export.base_model import load_base
+    from export.train.finetune import finetune
+
+    base = load_base(tiny_base)
+    sources = load_sources(IMAGES, 32, precropped=True)
+    model, _ = finetune(base, sources, FinetuneConfig(iterations=6, train_part="mlp"), source_params=_expressions())
+    before, after = base.model.generator.state_dict(), model.generator.state_dict()
+    changed = {k for k in before if not np.allclose(before[k].numpy(), after[k].numpy())}
+    assert changed and all(k.startswith("mlp.") for k in changed), changed

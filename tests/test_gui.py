@@ -4,14 +4,13 @@ clip, record MP4 and GIF, calibrate, import, and a bridge that is silent once cl
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import av
 import pytest
 
 pytest.importorskip("pytestqt")
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+from conftest import ASSETS  # noqa: E402
 
 
 @pytest.fixture

@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from export.models import PRESETS, Discriminator, create_model
-from export.onnx_export import OUTPUT_NAMES, character_graph, check_parity, export_onnx, to_fp16
+from export.onnx_export import (
+    OUTPUT_NAMES,
+    character_graph,
+    check_parity,
+    export_onnx,
+    to_fp16,
+)
 
 
 @pytest.fixture(scope="module", params=sorted(PRESETS))

@@ -4,24 +4,42 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
+from conftest import ADVENTURER, DEMO_CLIP
 from PIL import Image
 
 from puppet import params
-from puppet.capture import CameraConfig, CameraSource, CaptureError, Frame, VideoFileSource
-from puppet.compose import Background, BackgroundError, ComposeConfig, Compositor, parse_background
+from puppet.capture import (
+    CameraConfig,
+    CameraSource,
+    CaptureError,
+    Frame,
+    VideoFileSource,
+)
+from puppet.compose import (
+    Background,
+    BackgroundError,
+    ComposeConfig,
+    Compositor,
+    parse_background,
+)
 from puppet.engine import Engine, EngineConfig
-from puppet.pipeline import FrameResult, Handoff, Mode, Pipeline, PipelineConfig, PipelineError, RunSummary
+from puppet.pipeline import (
+    FrameResult,
+    Handoff,
+    Mode,
+    Pipeline,
+    PipelineConfig,
+    PipelineError,
+    RunSummary,
+)
 from puppet.recording import RecordingConfig
 
-REPO = Path(__file__).resolve().parent.parent
-DEMO_CLIP = REPO / "assets" / "driver" / "demo.mp4"
-DRAWING = REPO / "assets" / "sources" / "adventurer" / "mina_0.png"
+DRAWING = ADVENTURER / "mina_0.png"
 
 
 # ---- hand-offs ------------------------------------------------------------------------------
@@ -126,7 +144,7 @@ def test_parse_background():
 class FlakyCapture:
     """Stands in for cv2.VideoCapture: delivers frames, fails for a while, maybe comes back."""
 
-    opened: list["FlakyCapture"] = []
+    opened: list[FlakyCapture] = []
     script: list[bool] = []  # per read across all opens: True delivers a frame
 
     def __init__(self, index: int):
@@ -395,7 +413,7 @@ def test_tracker_settings_and_calibration_reach_the_tracker(proxy_engine):
     from puppet.tracking import FaceTracker
 
     class Recording(FaceTracker):
-        made: list["Recording"] = []
+        made: list[Recording] = []
 
         def __init__(self):
             super().__init__()

@@ -15,8 +15,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from puppet.recording import (GifWriter, Mp4Writer, Recorder, RecordingConfig, RecordingError,
-                              check_output_path, open_writer)
+from puppet.recording import (
+    GifWriter,
+    Mp4Writer,
+    Recorder,
+    RecordingConfig,
+    RecordingError,
+    check_output_path,
+    open_writer,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DRAWINGS = sorted((REPO / "assets" / "sources" / "adventurer").glob("mina_*.png"))

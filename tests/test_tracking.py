@@ -11,8 +11,8 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-
 from conftest import ADVENTURER, DEMO_CLIP
+
 from puppet import params as P
 from puppet.tracking import FaceTracker, crop_face, detect_face_box, estimate_params
 

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from conftest import DEMO_CLIP
+
 from export.base_model import load_base
 from export.train.config import TrainConfig
 from export.train.data import SampleSpec, VideoFolder, procedural_sample

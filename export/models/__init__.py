@@ -5,5 +5,5 @@ from .discriminator import Discriminator
 from .generator import Generator
 from .latent_pose import FrozenCharacter, LatentPoseModel, create_model
 
-__all__ = ["PRESETS", "ModelConfig", "get_config", "Discriminator", "Generator",
-           "FrozenCharacter", "LatentPoseModel", "create_model"]
+__all__ = ["PRESETS", "Discriminator", "FrozenCharacter", "Generator", "LatentPoseModel", "ModelConfig",
+           "create_model", "get_config"]

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from puppet import params as P
-from puppet.assets import ASSETS_DIR
+from puppet.assets import DEFAULT_BASE
 from puppet.heads import Identity, render_head
 
 from .sliders import ParamSliders
@@ -42,7 +42,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 @dataclass(frozen=True)
 class NewCharacterConfig:
-    base: Path = ASSETS_DIR / "base" / "toon.safetensors"
+    base: Path = DEFAULT_BASE
     iterations: int | None = None  # None: the fine-tuning command's default
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
@@ -20,6 +20,9 @@ class Gallery(QListWidget):
         super().__init__(parent)
         self.setIconSize(QSize(72, 72))
         self.setViewMode(QListWidget.ViewMode.ListMode)
+        # Long names wrap beside the thumbnail instead of widening the list past its column.
+        self.setWordWrap(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setAcceptDrops(True)
         self.setDragDropMode(QListWidget.DragDropMode.DropOnly)
         self.entries: list[CharacterEntry] = []

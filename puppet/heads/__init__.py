@@ -8,4 +8,4 @@ from .identity import HAIR_STYLES, PROXY, Identity
 from .rate import measure_render_rate
 from .render import CENTRE, HeadRender, render_head
 
-__all__ = ["CENTRE", "HAIR_STYLES", "PROXY", "Identity", "HeadRender", "render_head", "measure_render_rate"]
+__all__ = ["CENTRE", "HAIR_STYLES", "PROXY", "HeadRender", "Identity", "measure_render_rate", "render_head"]

@@ -60,7 +60,7 @@ class Identity:
     background: tuple[Colour, Colour]  # top and bottom colours (equal = flat)
 
     @staticmethod
-    def from_seed(seed: int) -> "Identity":
+    def from_seed(seed: int) -> Identity:
         if seed == 0:
             return PROXY
         rng = np.random.default_rng([int(seed), 0x70505])
