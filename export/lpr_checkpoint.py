@@ -28,7 +28,7 @@ def fold_spectral_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
     """Replace every ``X.weight_orig/_u/_v`` triple by the effective ``X.weight``."""
     out = {}
     for key, value in state.items():
-        if key.endswith("weight_u") or key.endswith("weight_v"):
+        if key.endswith(("weight_u", "weight_v")):
             continue
         if key.endswith("weight_orig"):
             stem = key[: -len("weight_orig")]

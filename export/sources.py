@@ -97,7 +97,7 @@ def mask_warning(mask: np.ndarray, path: Path) -> str | None:
         return f"{path}: the estimated mask is nearly empty ({area:.0%} of the image)"
     if area > 0.95:
         return f"{path}: the estimated mask is nearly full ({area:.0%} of the image)"
-    n, _, stats, _ = cv2.connectedComponentsWithStats((mask > 0.5).astype(np.uint8))
+    _, _, stats, _ = cv2.connectedComponentsWithStats((mask > 0.5).astype(np.uint8))
     big = int((stats[1:, cv2.CC_STAT_AREA] > 0.01 * mask.size).sum())
     if big > 3:
         return f"{path}: the estimated mask is fragmented ({big} separate regions)"

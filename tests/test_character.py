@@ -123,7 +123,7 @@ def test_drawings_are_framed_alike():
     src = load_sources(sorted(ADVENTURER.glob("mina_*.png")), 64)
     tops, centres = [], []
     for m in src.masks[:, 0]:
-        ys, xs = np.nonzero(m > 0.5)
+        ys = np.nonzero(m > 0.5)[0]
         tops.append(ys.min())
         centres.append((ys.min() + ys.max()) / 2)
     assert max(tops) - min(tops) <= 3

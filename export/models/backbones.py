@@ -32,7 +32,7 @@ class ConvBNReLU(nn.Sequential):
 class InvertedResidual(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, expand_ratio: int):
         super().__init__()
-        hidden = int(round(cin * expand_ratio))
+        hidden = round(cin * expand_ratio)
         self.use_res_connect = stride == 1 and cin == cout
         layers: list[nn.Module] = []
         if expand_ratio != 1:
@@ -131,7 +131,7 @@ class Bottleneck(nn.Module):
 class ResNet(nn.Module):
     """torchvision's ResNet/ResNeXt (same keys); ``forward`` returns [N, num_classes]."""
 
-    def __init__(self, block: type[BasicBlock] | type[Bottleneck], layers: tuple[int, int, int, int],
+    def __init__(self, block: type[BasicBlock | Bottleneck], layers: tuple[int, int, int, int],
                  num_classes: int = 1000, groups: int = 1, width_per_group: int = 64,
                  base_channels: int = 64):
         super().__init__()

@@ -48,6 +48,6 @@ class PoseAugment:
             f = f + rng.normal(0, rng.uniform(2, 10), f.shape)
         out = np.clip(f, 0, 255).astype(np.uint8)
         if rng.random() < self.p_jpeg:
-            ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 90))])
+            _, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 90))])
             out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         return out

@@ -67,7 +67,7 @@ class FinetuneConfig:
     def steps_for(self, n_images: int) -> int:
         if self.iterations is not None:
             return self.iterations
-        return int(round(125 + (230 - 125) * min(n_images - 1, 7) / 7))
+        return round(125 + (230 - 125) * min(n_images - 1, 7) / 7)
 
 
 def mean_identity(model: LatentPoseModel, sources: SourceSet) -> torch.Tensor:

@@ -230,7 +230,7 @@ def _back_hair(img, mask, ident: Identity, cam: _Camera, w: int) -> None:
         for a in np.linspace(-1.4, 1.4, 7):
             base = _ellipsoid(ident, [a - 0.25, a + 0.25], [0.9, 0.9], (hv, hv, hv))
             tip = _ellipsoid(ident, [a], [1.25], (hv * 1.35, hv * 1.35, hv * 1.35))
-            pts, depth = cam.project(np.concatenate([base, tip]))
+            pts, _ = cam.project(np.concatenate([base, tip]))
             _shape(img, mask, pts, ident.hair, w)
 
 
@@ -426,7 +426,7 @@ def render_head(ident: Identity, params: np.ndarray, size: int) -> HeadRender:
         raise ValueError(f"head size {size} is too small (16 px or more)")
     p = P.clip(params)
     cam = _Camera(ident, p, size)
-    w = max(1, int(round(size / 110)))
+    w = max(1, round(size / 110))
     img = _background(ident.background[0], ident.background[1], size).copy()
     mask = np.zeros((size, size), np.uint8)
     _body(img, mask, ident, cam, w)
