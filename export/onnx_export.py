@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 import torch
+from onnx import TensorProto, helper, numpy_helper
 
 from .models import FrozenCharacter, LatentPoseModel
 
@@ -62,8 +63,6 @@ def to_half_storage(graph_bytes: bytes, min_elements: int = 1024) -> bytes:
     """The same float32 graph with its large weights stored as fp16 and cast back to float32 by
     Cast nodes: half the file, float32 arithmetic (onnxruntime folds the casts when a session
     starts, so running it costs nothing more). For shipping characters where size matters."""
-    from onnx import TensorProto, helper, numpy_helper
-
     proto = onnx.load_from_string(graph_bytes)
     casts = []
     for init in proto.graph.initializer:
