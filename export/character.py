@@ -23,12 +23,17 @@ from puppet.bundle import Manifest, write_bundle
 from .base_model import BaseModel, load_base
 from .onnx_export import character_graph, check_parity, export_onnx, to_fp16, to_half_storage
 from .sources import SourceSet, load_sources
-from .train.finetune import FinetuneConfig, finetune
+from .train.finetune import FinetuneConfig, finetune, proxy_render
 
 log = logging.getLogger(__name__)
 
-PARITY_TOLERANCE = 1e-4
-# fp16-stored weights round each weight by up to 2**-11 of itself; measured up to 0.9 % on the mask.
+# float32 onnxruntime against PyTorch: other kernels and summation order, which the steep edge of
+# the mask magnifies (measured up to 1.1e-4 on random pixels, 3e-5 on proxy renders); a wrong
+# export is off by 1e-2 or more.
+PARITY_TOLERANCE = 5e-4
+# fp16-stored generator weights round each weight by up to 2**-11 of itself (the pose code, which
+# the generator amplifies, keeps float32 weights); measured on toon characters: 7e-5 feed-forward,
+# up to 1.45e-2 fine-tuned, on single pixels of the mask's edge.
 COMPACT_TOLERANCE = 2e-2
 THUMBNAIL_SIDE = 128
 
@@ -60,12 +65,22 @@ def thumbnail_png(rgb: np.ndarray, mask: np.ndarray) -> bytes:
 def rest_driver(base: BaseModel, sources: SourceSet, proxy_seed: int) -> np.ndarray:
     """float32 [1,3,R,R]: what drives the thumbnail (the proxy at rest, or the first source)."""
     if base.cfg.driving_mode == "proxy":
-        from puppet.heads import Identity, render_head
         from puppet.params import neutral
 
-        head = render_head(Identity.from_seed(proxy_seed), neutral(), base.cfg.resolution)
-        return (head.rgb.astype(np.float32).transpose(2, 0, 1) / 255)[None]  # [R,R,3] -> [1,3,R,R]
+        return proxy_render(neutral(), base.cfg.resolution, proxy_seed)[None]
     return sources.images[:1]
+
+
+def parity_drivers(base: BaseModel, sources: SourceSet, proxy_seed: int) -> np.ndarray:
+    """float32 [3,3,R,R]: inputs like those the character will be driven with, to check the
+    exported graph on (the proxy at rest and at two random expressions, or source images)."""
+    if base.cfg.driving_mode == "proxy":
+        from puppet.params import sample
+
+        rng = np.random.default_rng(0)
+        others = [proxy_render(sample(rng), base.cfg.resolution, proxy_seed) for _ in range(2)]
+        return np.concatenate([rest_driver(base, sources, proxy_seed), np.stack(others)])
+    return sources.images[np.arange(3) % len(sources.images)]
 
 
 def make_character(base_path: Path, image_paths: list[Path], out_path: Path,
@@ -82,15 +97,20 @@ def make_character(base_path: Path, image_paths: list[Path], out_path: Path,
                                progress=progress)
     graph = character_graph(model, identity)
     graph_bytes = export_onnx(graph, res)
-    checks = [(graph_bytes, PARITY_TOLERANCE)]
+    drivers = parity_drivers(base, sources, opts.proxy_seed)
+    parity = check_parity(graph, graph_bytes, res, tolerance=PARITY_TOLERANCE, drivers=drivers)
+    if not parity.ok:
+        raise RuntimeError(f"exported graph differs from PyTorch by {parity.max_rel_error:.2e} "
+                           f"(tolerance {PARITY_TOLERANCE:.0e}); not writing {out_path}")
     if opts.compact:
-        graph_bytes = to_half_storage(graph_bytes)
-        checks.append((graph_bytes, COMPACT_TOLERANCE))
-    for candidate, tolerance in checks:
-        parity = check_parity(graph, candidate, res, tolerance=tolerance)
-        if not parity.ok:
-            raise RuntimeError(f"exported graph differs from PyTorch by {parity.max_rel_error:.2e} "
-                               f"(tolerance {tolerance:.0e}); not writing {out_path}")
+        # A compact graph that strays keeps the float32 one: the fine-tuning is never thrown away.
+        compact = to_half_storage(graph_bytes)
+        parity = check_parity(graph, compact, res, tolerance=COMPACT_TOLERANCE, drivers=drivers)
+        if parity.ok:
+            graph_bytes = compact
+        else:
+            log.warning("%s: fp16-stored weights change the output by %.1e (tolerance %.0e); "
+                        "writing float32 weights instead", out_path, parity.max_rel_error, COMPACT_TOLERANCE)
     with torch.no_grad():
         rgb, mask, _ = graph(torch.from_numpy(rest_driver(base, sources, opts.proxy_seed)))
     manifest = Manifest(

@@ -141,7 +141,7 @@ def cmd_render_heads(args: argparse.Namespace) -> int:
 
     ident = Identity.from_seed(args.seed)
     args.output.mkdir(parents=True, exist_ok=True)
-    # Expressions and turns; rolls and offsets are taught by warps during fine-tuning.
+    # Expressions and turns; nods, rolls and offsets are also taught by warps during fine-tuning.
     values = [make(**v) for _, v in COLUMNS if "pitch" not in v and "roll" not in v]
     values = values[:args.count]
     for i, p in enumerate(values):

@@ -41,7 +41,7 @@ def test_the_base_model_is_a_trained_toon_proxy_model():
 
     base = load_base(DEFAULT_BASE, with_discriminator=False)
     assert base.preset == "toon" and base.cfg.driving_mode == "proxy"
-    assert base.info["steps"] >= 20000
+    assert base.info["steps"] >= 26000
 
 
 def test_the_base_model_carries_pose_to_identities_it_never_saw():
@@ -52,8 +52,10 @@ def test_the_base_model_carries_pose_to_identities_it_never_saw():
     # and as close as when the identity drives itself: the pose code carries no identity.
     assert r["proxy_l1"] < 0.5 * r["static_l1"]
     assert r["proxy_l1"] < 1.2 * r["self_l1"]
-    # The head turns with the driver (eyes and mouth do not yet: see assets/README.md).
-    assert r["follows_yaw"] > 0.1
+    # The head turns and the eyes shut with the driver's (measured on these two identities: 1.03
+    # and 0.60; on 16, 1.04 and 1.04). The mouth barely follows yet (0.10): see the README.
+    assert r["follows_yaw"] > 0.5
+    assert r["follows_eyes"] > 0.3
 
 
 def test_the_demo_characters_are_proxy_characters_of_the_base():
@@ -95,3 +97,21 @@ def test_each_demo_character_draws_itself(engines):
         errors = {other: float(np.abs(drawn - s.images[0] * s.masks[0]).mean()) for other, (s, _) in firsts.items()}
         own = errors.pop(name)
         assert own < 0.5 * min(errors.values()), (name, own, errors)
+
+
+def test_the_demo_characters_follow_the_driver():
+    """Driven by the proxy, each demo character shuts its eyes, turns, nods and tilts its head
+    with the driver (`puppet-export follow`; figures measured when they were committed are in the
+    README, beside those of the true renders of the procedural identities)."""
+    from export.train.evaluate import character_follow
+
+    # Thresholds well under what was measured and well over what still characters give (the
+    # characters fine-tuned from the earlier base model: eyes 0.000-0.003, yaw -0.2 to +0.2 px,
+    # roll 0 degrees).
+    for path in demo_characters():
+        if path.stem not in SOURCES:
+            continue
+        r = character_follow(path)
+        assert r["eyes_change"] > 0.006, r
+        assert r["yaw_shift_px"] > 1.5, r
+        assert r["roll_deg"] > 10, r

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import DEMO_CLIP
+from safetensors.torch import load_file, save_file
 
 from export.base_model import load_base
 from export.train.config import TrainConfig
@@ -31,7 +33,7 @@ def test_loss_falls(tmp_path):
     first = np.mean([h["l1"] for h in history[:8]])
     last = np.mean([h["l1"] for h in history[-8:]])
     assert last < 0.8 * first, (first, last)
-    assert {"l1", "dice", "feat", "adv", "fm", "d"} <= set(history[-1])
+    assert {"l1", "dice", "feat", "params", "adv", "fm", "d"} <= set(history[-1])
     base = load_base(tmp_path / "base.safetensors")
     assert base.preset == "tiny" and base.info["steps"] == 60 and base.discriminator is not None
 
@@ -65,6 +67,24 @@ def test_resume_continues_where_it_stopped(tmp_path):
     assert after.info["steps"] == 7
     changed = any(not torch.equal(v, saved[k]) for k, v in after.model.state_dict().items() if v.is_floating_point())
     assert changed
+
+
+def test_resume_from_a_checkpoint_without_a_newer_part(tmp_path, caplog):
+    """A run checkpointed before the pose-parameter read-out existed resumes with a fresh one."""
+    cfg = replace(TINY, out=str(tmp_path), steps=2, checkpoint_every=2)
+    Trainer(cfg).run()
+    ckpt = tmp_path / "checkpoint"
+    tensors = load_file(str(ckpt.with_suffix(".safetensors")))
+    save_file({k: v for k, v in tensors.items() if not k.startswith(("param_head/", "opt_p/"))},
+              str(ckpt.with_suffix(".safetensors")))
+    meta = json.loads(ckpt.with_suffix(".json").read_text())
+    del meta["opt_p"]
+    ckpt.with_suffix(".json").write_text(json.dumps(meta))
+    resumed = Trainer(replace(cfg, steps=3, resume=True))
+    assert resumed.step == 2
+    assert "param_head" in caplog.text and "opt_p" in caplog.text
+    assert resumed.opt_g.state_dict()["state"], "what the checkpoint holds is still restored"
+    resumed.run()
 
 
 def test_two_process_ddp(tmp_path):
@@ -113,9 +133,40 @@ def test_eval_report(tiny_base):
     assert {"follows_eyes", "follows_mouth", "follows_yaw"} <= set(report)
 
 
-def test_character_follow_measure(tiny_bundle):
-    from export.train.evaluate import character_follow
+def test_character_follow_measure(tiny_bundle, tmp_path):
+    from PIL import Image
 
+    from export.train.evaluate import FOLLOW_DRIVERS, character_follow, write_follow_sheet
+
+    sheet = tmp_path / "follow.png"
+    write_follow_sheet([tiny_bundle, tiny_bundle], sheet)
+    assert Image.open(sheet).size == (32 * len(FOLLOW_DRIVERS), 32 * 3)  # drivers + two characters
     r = character_follow(tiny_bundle)
-    assert all(np.isfinite(r[k]) for k in ("eyes_change", "mouth_change", "yaw_shift_px", "roll_tilt_deg"))
+    keys = ("eyes_change", "mouth_change", "yaw_shift_px", "pitch_shift_px", "roll_deg")
+    assert all(np.isfinite(r[k]) for k in keys)
     assert r["eyes_change"] >= 0 and r["mouth_change"] >= 0
+
+
+def test_follow_measure_reads_true_head_motion():
+    """On the true renders of identities never trained on (a perfect follower) the measure sees
+    the eyes shut, the mouth open, the features move right as the head turns, up as the chin
+    lifts, and turn by the 50 degrees between roll -25 and +25; a picture that never moves reads 0."""
+    from export.train.data import HELD_OUT_SEEDS
+    from export.train.evaluate import FOLLOW_DRIVERS, motion, reference_follow
+
+    for seed in (HELD_OUT_SEEDS + 4, HELD_OUT_SEEDS + 13):
+        r = reference_follow(seed, 128)
+        assert r["eyes_change"] > 0.02 and r["mouth_change"] > 0.02, r
+        assert r["yaw_shift_px"] > 5 and r["pitch_shift_px"] < -1, r
+        assert abs(r["roll_deg"] - 50) <= 3, r
+    frozen = motion(dict.fromkeys(FOLLOW_DRIVERS, _rest_picture(HELD_OUT_SEEDS + 4)), 128)
+    assert all(v == 0 for v in frozen.values()), frozen
+
+
+def _rest_picture(seed: int) -> np.ndarray:
+    from export.train.data import to_chw
+    from puppet import params as P
+    from puppet.heads import Identity, render_head
+
+    r = render_head(Identity.from_seed(seed), P.neutral(), 128)
+    return to_chw(r.rgb) * r.mask[None]

@@ -7,12 +7,15 @@ param groups and any plain numbers in the JSON side-car.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from ..base_model import atomic_write
+
+log = logging.getLogger(__name__)
 
 
 def _flatten_optimizer(prefix: str, state: dict, tensors: dict, meta: dict) -> None:
@@ -55,11 +58,20 @@ def save_training_state(path: Path, modules: dict[str, torch.nn.Module],
 
 def load_training_state(path: Path, modules: dict[str, torch.nn.Module],
                         optimizers: dict[str, torch.optim.Optimizer]) -> dict:
+    """Restores what the checkpoint holds and returns its info. A module or optimizer that the
+    checkpoint does not have at all (one added to training since) keeps its fresh state and is
+    named in a warning; one that is there must match exactly."""
     meta = json.loads(path.with_suffix(".json").read_text())
     tensors = load_file(str(path.with_suffix(".safetensors")))
     for name, module in modules.items():
         part = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + "/")}
-        module.load_state_dict(part)
+        if part:
+            module.load_state_dict(part)
+        elif module.state_dict():
+            log.warning("%s has no %r: it starts fresh", path.with_suffix(".safetensors"), name)
     for name, opt in optimizers.items():
-        opt.load_state_dict(_unflatten_optimizer(name, tensors, meta))
+        if name in meta:
+            opt.load_state_dict(_unflatten_optimizer(name, tensors, meta))
+        else:
+            log.warning("%s has no %r: it starts fresh", path.with_suffix(".json"), name)
     return meta["info"]

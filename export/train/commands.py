@@ -25,14 +25,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_follow(args: argparse.Namespace) -> int:
-    from .evaluate import character_follow
+    from .evaluate import character_follow, reference_follow, write_follow_sheet
 
+    if args.sheet is not None:
+        if not args.bundles:
+            raise SystemExit("puppet-export follow: --sheet needs at least one character bundle")
+        write_follow_sheet(args.bundles, args.sheet)
+        print(f"wrote {args.sheet}")
     rows = [character_follow(path) for path in args.bundles]
+    rows += [reference_follow(seed, args.resolution) for seed in args.reference]
     if args.json:
         print(json.dumps(rows, indent=2))
-    for r in rows if not args.json else []:
-        print(f"{Path(r['bundle']).name:28s} eyes {r['eyes_change']:.4f}  mouth {r['mouth_change']:.4f}  "
-              f"yaw shift {r['yaw_shift_px']:+.1f} px  roll tilt {r['roll_tilt_deg']:+.1f} deg")
+        return 0
+    print(f"{'':32s} {'eyes':>6s} {'mouth':>6s} {'yaw px':>7s} {'pitch px':>8s} {'roll deg':>8s}")
+    for r in rows:
+        print(f"{r['name']:32s} {r['eyes_change']:6.3f} {r['mouth_change']:6.3f} {r['yaw_shift_px']:+7.1f} "
+              f"{r['pitch_shift_px']:+8.1f} {r['roll_deg']:+8.0f}")
     return 0
 
 
@@ -46,7 +54,11 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
-    p = sub.add_parser("follow", help="how much characters move with proxy drivers (eyes, mouth, yaw, roll)")
-    p.add_argument("bundles", type=Path, nargs="+")
+    p = sub.add_parser("follow", help="how much characters move with proxy drivers (eyes, mouth, yaw, pitch, roll)")
+    p.add_argument("bundles", type=Path, nargs="*")
+    p.add_argument("--reference", type=int, nargs="*", default=[], metavar="SEED",
+                   help="also measure the true renders of these procedural identities (a perfect follower)")
+    p.add_argument("--resolution", type=int, default=128, help="of the --reference renders")
+    p.add_argument("--sheet", type=Path, help="also write a PNG: the proxy drivers, and each character's pictures")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_follow)

@@ -23,6 +23,8 @@ class TrainConfig:
     proxy_prob: float = 0.5  # proxy-mode models: chance that the pose input is the proxy's render
     w_l1: float = 1.0  # per scale (1, 1/2, 1/4)
     w_features: float = 1.0  # L1 over the eyes and mouth (procedural data)
+    w_pose_params: float = 1.0  # a linear read-out of the true expression from the pose code
+    # (procedural data): keeps blinks and mouth movement from vanishing into a few per cent of the code
     w_perceptual: float = 0.1
     w_adversarial: float = 0.05
     w_feature_matching: float = 1.0

@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
+from PIL import Image
 
 from puppet import params as P
 from puppet.heads import Identity, render_head
@@ -116,11 +118,68 @@ def format_report(r: dict) -> str:
     return "\n".join(lines)
 
 
-def character_follow(bundle_path: Path, proxy_seed: int = 0) -> dict:
-    """How much a character's picture moves when its proxy driver moves (no ground truth exists
-    for a drawn character): mean change in the eye and mouth regions between eyes open/shut and
-    mouth closed/open drivers, and the horizontal shift of the mask's centre between yaw -30/+30
-    and its tilt between roll -25/+25 (degrees of the mask's principal axis)."""
+FOLLOW_DRIVERS = {"rest": {}, "eyes_shut": {"eye_open_l": 0.0, "eye_open_r": 0.0}, "mouth_open": {"mouth_open": 1.0},
+                  "yaw_left": {"yaw": -20.0}, "yaw_right": {"yaw": 20.0},
+                  "chin_down": {"pitch": -15.0}, "chin_up": {"pitch": 15.0},
+                  "roll_left": {"roll": -25.0}, "roll_right": {"roll": 25.0}}
+
+
+def _feature_weights(picture: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights of the dark marks (eyes, brows, mouth) inside the face of a masked picture
+    [3,R,R], summing to 1, with the pixel x and y grids: where the face's features are, whatever
+    the character. The outline is no use: a turning head's outline hardly moves (the procedural
+    heads' mask centre moves by 0-2 px between yaw -30 and +30) and the body does not roll."""
+    from puppet.heads import CENTRE, PROXY
+    from puppet.heads.render import UNIT
+
+    grey = picture.mean(0)  # [3,R,R] -> [R,R]
+    ys, xs = np.mgrid[0:res, 0:res]
+    half = 0.85 * UNIT * res * PROXY.head_size
+    inside = ((xs - CENTRE[0] * res) / (half * PROXY.face_width)) ** 2 + ((ys - CENTRE[1] * res) / half) ** 2 < 1
+    weight = np.clip(np.median(grey[inside]) - grey, 0, None) * inside  # darker than the skin
+    return weight / max(weight.sum(), 1e-9), xs, ys
+
+
+def feature_centre(picture: np.ndarray, res: int) -> tuple[float, float]:
+    """(x, y) in pixels of the face's features."""
+    w, xs, ys = _feature_weights(picture, res)
+    return float((w * xs).sum()), float((w * ys).sum())
+
+
+def feature_rotation(before: np.ndarray, after: np.ndarray, res: int) -> float:
+    """Degrees (+ clockwise on screen) that best turn the face's features in ``before`` about
+    the head centre onto those in ``after``: searched in 1-degree steps over +-60."""
+    from puppet.heads import CENTRE
+
+    a, b = _feature_weights(before, res)[0].astype(np.float32), _feature_weights(after, res)[0]
+    centre = (CENTRE[0] * res, CENTRE[1] * res)
+
+    def overlap(deg: float) -> float:
+        turned = cv2.warpAffine(a, cv2.getRotationMatrix2D(centre, -deg, 1.0), (res, res))
+        return float((turned * b).sum())
+
+    return float(max(range(-60, 61), key=overlap))
+
+
+def motion(pic: dict[str, np.ndarray], res: int, proxy_seed: int = 0) -> dict[str, float]:
+    """How a head moves across the :data:`FOLLOW_DRIVERS` pictures (name -> masked RGB [3,R,R]):
+    the mean change over the eyes (open -> shut) and the mouth (closed -> open), the
+    horizontal shift of the features between yaw -20 and +20 (+ = to screen right, as the proxy
+    turns), their vertical shift between chin down and up (- = up) and their rotation between
+    roll -25 and +25 (+ = clockwise). Eye and mouth boxes are the proxy's at rest."""
+    rest = render_head(Identity.from_seed(proxy_seed), P.neutral(), res)
+    eyes, mouth = eye_regions(rest.points, res), mouth_region(rest.points, res)
+    centre = {k: feature_centre(pic[k], res) for k in ("yaw_left", "yaw_right", "chin_down", "chin_up")}
+    return {"eyes_change": float(np.mean([_l1(pic["rest"], pic["eyes_shut"], e) for e in eyes])),
+            "mouth_change": _l1(pic["rest"], pic["mouth_open"], mouth),
+            "yaw_shift_px": centre["yaw_right"][0] - centre["yaw_left"][0],
+            "pitch_shift_px": centre["chin_up"][1] - centre["chin_down"][1],
+            "roll_deg": feature_rotation(pic["roll_left"], pic["roll_right"], res)}
+
+
+def follow_pictures(bundle_path: Path, proxy_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The proxy drivers at :data:`FOLLOW_DRIVERS` and a character's masked pictures for them,
+    both float32 [len(FOLLOW_DRIVERS), 3, R, R]."""
     import onnxruntime as ort
 
     from puppet.bundle import read_bundle
@@ -129,33 +188,36 @@ def character_follow(bundle_path: Path, proxy_seed: int = 0) -> dict:
     res = bundle.manifest.resolution
     sess = ort.InferenceSession(bundle.graph, providers=["CPUExecutionProvider"])
     proxy = Identity.from_seed(proxy_seed)
+    drivers = np.stack([to_chw(render_head(proxy, P.make(**v), res).rgb) for v in FOLLOW_DRIVERS.values()])
+    rgb, mask, _ = sess.run(None, {"driver": drivers})
+    return drivers, rgb * mask
 
-    def run(values: dict) -> tuple[np.ndarray, np.ndarray]:
-        driver = to_chw(render_head(proxy, P.make(**values), res).rgb)[None]
-        rgb, mask, _ = sess.run(None, {"driver": driver})
-        return rgb[0] * mask[0], mask[0, 0]
 
-    rest = render_head(proxy, P.neutral(), res)
-    eyes, mouth = eye_regions(rest.points, res), mouth_region(rest.points, res)
+def character_follow(bundle_path: Path, proxy_seed: int = 0) -> dict:
+    """:func:`motion` of a character's pictures driven by the proxy at :data:`FOLLOW_DRIVERS`."""
+    _, pictures = follow_pictures(bundle_path, proxy_seed)
+    res = pictures.shape[-1]
+    return {"name": bundle_path.name, **motion(dict(zip(FOLLOW_DRIVERS, pictures)), res, proxy_seed)}
 
-    def centre_x(mask: np.ndarray) -> float:
-        w = mask / max(mask.sum(), 1e-6)
-        return float((w.sum(0) * np.arange(res)).sum())
 
-    def tilt(mask: np.ndarray) -> float:
-        ys, xs = np.nonzero(mask > 0.5)
-        if len(xs) < 3:
-            return 0.0
-        cov = np.cov(np.stack([xs, ys]))
-        vx, vy = np.linalg.eigh(cov)[1][:, -1]
-        return float(np.degrees(np.arctan2(vx, vy if vy > 0 else -vy)))
+def write_follow_sheet(bundle_paths: list[Path], path: Path, proxy_seed: int = 0) -> None:
+    """PNG: the proxy drivers in the first row, each character's pictures in a row below."""
+    rows = []
+    for bundle_path in bundle_paths:
+        drivers, pictures = follow_pictures(bundle_path, proxy_seed)
+        rows += [drivers] if not rows else []
+        rows.append(pictures)
+    grid = np.concatenate([np.concatenate(list(r.transpose(0, 2, 3, 1)), 1) for r in rows], 0)  # [3,R,R] tiles
+    img = Image.fromarray((np.clip(grid, 0, 1) * 255 + 0.5).astype(np.uint8))
+    img.quantize(256).save(path, optimize=True)  # flat cartoon colours: a palette loses nothing visible
 
-    (o_open, _), (o_shut, _) = run({}), run({"eye_open_l": 0.0, "eye_open_r": 0.0})
-    (m_closed, _), (m_open, _) = run({}), run({"mouth_open": 1.0})
-    (_, left), (_, right) = run({"yaw": -30.0}), run({"yaw": 30.0})
-    (_, ccw), (_, cw) = run({"roll": -25.0}), run({"roll": 25.0})
-    return {"bundle": str(bundle_path),
-            "eyes_change": float(np.mean([_l1(o_open, o_shut, e) for e in eyes])),
-            "mouth_change": _l1(m_closed, m_open, mouth),
-            "yaw_shift_px": centre_x(right) - centre_x(left),
-            "roll_tilt_deg": tilt(cw) - tilt(ccw)}
+
+def reference_follow(seed: int, res: int, proxy_seed: int = 0) -> dict:
+    """:func:`motion` of the true renders of procedural identity ``seed``: what a character made
+    from that identity would do if it followed perfectly."""
+    ident = Identity.from_seed(seed)
+    pictures = {}
+    for k, v in FOLLOW_DRIVERS.items():
+        r = render_head(ident, P.make(**v), res)
+        pictures[k] = to_chw(r.rgb) * r.mask[None]
+    return {"name": f"truth of procedural {seed}", **motion(pictures, res, proxy_seed)}

@@ -7,9 +7,9 @@ train; the encoders stay frozen; each image is identity source, driver and targe
 A ``proxy``-mode character is driven live by the pose codes of proxy renders, so it is trained
 against exactly those: each source image's expression parameters (read by face tracking, given
 by the user, or the rest values) are rendered on the proxy head, and the pose encoder's codes of
-those renders drive the generator. Motion that a 2-D warp of a source can show is taught too:
-a random roll / offset / scale of the source is paired with a proxy render with the same roll /
-offset / scale.
+those renders drive the generator. Motion that the sources do not show is taught with warps
+of them (:mod:`.warp`): a random yaw / pitch (2.5-D parallax) and roll / offset / scale of a
+source is paired with a proxy render moved by the same amounts.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from ..base_model import BaseModel
 from ..models import Discriminator, LatentPoseModel
 from ..sources import SourceSet
 from . import losses as L
+from . import warp
 from .augment import PoseAugment
 from .meta import update_ema
 
@@ -53,7 +54,9 @@ class FinetuneConfig:
     use_dice: bool = True
     proxy_seed: int = 0
     train_part: str = "all"  # "all": the whole generator; "mlp": only the AdaIN MLP (keeps the base's motion)
-    warp_prob: float = 0.6  # proxy mode: chance of a roll/offset/scale warp paired with the proxy
+    warp_prob: float = 0.6  # proxy mode: chance of a warp paired with the same motion of the proxy
+    max_yaw: float = 20.0
+    max_pitch: float = 12.0
     max_roll: float = 25.0
     max_offset: float = 0.06
     scale_range: tuple[float, float] = (0.9, 1.1)
@@ -100,19 +103,6 @@ def proxy_render(params: np.ndarray, res: int, seed: int) -> np.ndarray:
     return head.rgb.astype(np.float32).transpose(2, 0, 1) / 255  # [R,R,3] -> [3,R,R]
 
 
-def _warp(img: np.ndarray, roll: float, dx: float, dy: float, scale: float) -> np.ndarray:
-    """[C,R,R] float image turned clockwise by ``roll`` degrees, scaled and shifted about the
-    head centre of the proxy's framing, as the renderer turns, scales and shifts the proxy."""
-    from puppet.heads import CENTRE
-
-    c, r, _ = img.shape
-    m = cv2.getRotationMatrix2D((CENTRE[0] * r, CENTRE[1] * r), -roll, scale)
-    m[:, 2] += (dx * r, dy * r)
-    out = cv2.warpAffine(img.transpose(1, 2, 0), m, (r, r), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return out.reshape(r, r, c).transpose(2, 0, 1)  # [R,R,C] -> [C,R,R]
-
-
 class _Batches:
     """Training triples (driver, target, mask) for fine-tuning, warped and paired on the fly."""
 
@@ -136,10 +126,14 @@ class _Batches:
             if self.expr is not None:
                 p = self.expr[i].copy()
                 if rng.random() < cfg.warp_prob:
+                    yaw = rng.uniform(-cfg.max_yaw, cfg.max_yaw)
+                    pitch = rng.uniform(-cfg.max_pitch, cfg.max_pitch)
                     roll = rng.uniform(-cfg.max_roll, cfg.max_roll)
                     dx, dy = rng.uniform(-cfg.max_offset, cfg.max_offset, 2)
                     s = rng.uniform(*cfg.scale_range)
-                    img, mask = _warp(img, roll, dx, dy, s), _warp(mask, roll, dx, dy, s)
+                    img, mask = (warp.affine(warp.turn(x, yaw, pitch), roll, dx, dy, s) for x in (img, mask))
+                    p[P.INDEX["yaw"]] += yaw
+                    p[P.INDEX["pitch"]] += pitch
                     p[P.INDEX["roll"]] += roll
                     p[P.INDEX["offset_x"]] += dx
                     p[P.INDEX["offset_y"]] += dy

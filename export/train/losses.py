@@ -1,4 +1,4 @@
-"""Losses: multi-scale L1, perceptual, hinge adversarial, feature matching, dice."""
+"""Losses: multi-scale L1, perceptual, hinge adversarial, feature matching, dice, pose parameters."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from puppet import params as P
 
 from ..models.backbones import MobileNetV2
 
@@ -103,6 +105,17 @@ def region_l1(fake: torch.Tensor, real: torch.Tensor, regions: torch.Tensor) -> 
     whole picture does in the plain L1, instead of the few per cent of its pixels they cover."""
     area = regions.sum() * fake.shape[1]
     return ((fake - real).abs() * regions).sum() / area.clamp(min=1)
+
+
+def param_regression(pred: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+    """MSE between predicted and true expression parameters, each scaled to [-1, 1] by its range;
+    samples without parameters (NaN: video data) do not count."""
+    low, high = (torch.as_tensor(v, device=params.device) for v in (P.LOW, P.HIGH))
+    target = (params - low) / (high - low) * 2 - 1
+    known = ~torch.isnan(target)
+    if not known.any():
+        return pred.new_zeros(())
+    return F.mse_loss(pred[known], target[known])
 
 
 def dice(pred: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:

@@ -17,6 +17,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 
+from puppet import params as P
+
 from ..base_model import BaseModel, save_base
 from ..models import Discriminator, LatentPoseModel, get_config
 from . import losses as L
@@ -29,16 +31,19 @@ log = logging.getLogger(__name__)
 
 
 class Reenact(nn.Module):
-    """The generator side as one module, so DDP sees encoders and generator in one forward."""
+    """The generator side as one module, so DDP sees encoders, generator and the training-only
+    read-out of expression parameters from the pose code in one forward."""
 
-    def __init__(self, model: LatentPoseModel):
+    def __init__(self, model: LatentPoseModel, param_head: nn.Linear | None):
         super().__init__()
         self.model = model
+        self.param_head = param_head
 
     def forward(self, frames: torch.Tensor, driver: torch.Tensor):
         identity = self.model.identity(frames)
-        rgb, mask = self.model(identity, driver)
-        return rgb, mask, identity
+        pose = self.model.pose(driver)
+        rgb, mask = self.model.generator(identity, pose)
+        return rgb, mask, identity, None if self.param_head is None else self.param_head(pose)
 
 
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
@@ -92,7 +97,10 @@ class Trainer:
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.opt_g = torch.optim.Adam(self.model.parameters(), cfg.lr_g, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), cfg.lr_d, betas=(0.5, 0.999))
-        self.reenact = Reenact(self.model)
+        self.param_head = nn.Linear(mcfg.pose_dim, P.NUM_PARAMS).to(self.device)
+        self.opt_p = torch.optim.Adam(self.param_head.parameters(), cfg.lr_g, betas=(0.5, 0.999))
+        # Left out of the forward when unused: DDP insists that every parameter it sees gets a gradient.
+        self.reenact = Reenact(self.model, self.param_head if cfg.w_pose_params else None)
         self.disc_step = self.disc
         if self.world > 1:
             self.reenact = DDP(self.reenact)
@@ -106,10 +114,10 @@ class Trainer:
             log.info("resumed at step %d", self.step)
 
     def _modules(self) -> dict[str, nn.Module]:
-        return {"model": self.model, "disc": self.disc, "ema": self.ema}
+        return {"model": self.model, "disc": self.disc, "ema": self.ema, "param_head": self.param_head}
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"opt_g": self.opt_g, "opt_d": self.opt_d}
+        return {"opt_g": self.opt_g, "opt_d": self.opt_d, "opt_p": self.opt_p}
 
     def loader(self):
         cfg = self.cfg
@@ -132,11 +140,13 @@ class Trainer:
         gan = cfg.w_adversarial > 0 and self.step >= cfg.gan_start
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
         with autocast:
-            rgb, mask, identity = self.reenact(b["identity"], b["driver"])
+            rgb, mask, identity, params = self.reenact(b["identity"], b["driver"])
             fake = rgb * mask
             parts = {"l1": cfg.w_l1 * L.multiscale_l1(fake, real), "dice": cfg.w_dice * L.dice(mask, b["mask"])}
             if cfg.w_features:
                 parts["feat"] = cfg.w_features * L.region_l1(fake, real, b["features"])
+            if cfg.w_pose_params:
+                parts["params"] = cfg.w_pose_params * L.param_regression(params.float(), b["params"])
             if self.perceptual is not None:
                 parts["perc"] = cfg.w_perceptual * self.perceptual(fake, real)
             if gan:
@@ -149,8 +159,10 @@ class Trainer:
                 parts["fm"] = cfg.w_feature_matching * L.feature_matching(fake_feats, real_feats)
             loss_g = sum(parts.values())
         self.opt_g.zero_grad(set_to_none=True)
+        self.opt_p.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
+        self.opt_p.step()
         update_ema(self.ema, self.model, cfg.ema)
         if gan:
             self.disc.requires_grad_(True)
