@@ -53,6 +53,21 @@ def test_eye_and_mouth_regions_weigh_like_the_whole_picture():
     assert region_l1(outside, real, w).item() == 0.0
 
 
+def test_pose_parameter_loss_ignores_samples_without_parameters():
+    from export.train.losses import param_regression
+    from puppet import params as P
+
+    head = torch.nn.Linear(4, P.NUM_PARAMS)
+    code = torch.randn(3, 4)
+    known = torch.from_numpy(np.stack([P.make(yaw=20.0), P.neutral()]))
+    with_video = torch.cat([known, torch.full((1, P.NUM_PARAMS), float("nan"))])
+    loss = param_regression(head(code), with_video)
+    assert torch.isclose(loss, param_regression(head(code[:2]), known))  # the video sample counts for nothing
+    video_only = param_regression(head(code[2:]), with_video[2:])
+    video_only.backward()
+    assert float(video_only.detach()) == 0 and head.weight.grad is not None and not head.weight.grad.any()
+
+
 def test_resume_continues_where_it_stopped(tmp_path):
     cfg = replace(TINY, out=str(tmp_path), steps=4, checkpoint_every=2)
     Trainer(cfg).run()

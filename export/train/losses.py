@@ -109,12 +109,13 @@ def region_l1(fake: torch.Tensor, real: torch.Tensor, regions: torch.Tensor) -> 
 
 def param_regression(pred: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
     """MSE between predicted and true expression parameters, each scaled to [-1, 1] by its range;
-    samples without parameters (NaN: video data) do not count."""
+    samples without parameters (NaN: video data) do not count. With none known the loss is a zero
+    still tied to ``pred``: DDP expects a gradient, even zero, for every parameter it holds."""
     low, high = (torch.as_tensor(v, device=params.device) for v in (P.LOW, P.HIGH))
     target = (params - low) / (high - low) * 2 - 1
     known = ~torch.isnan(target)
     if not known.any():
-        return pred.new_zeros(())
+        return pred.sum() * 0
     return F.mse_loss(pred[known], target[known])
 
 
