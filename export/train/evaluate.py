@@ -129,13 +129,11 @@ def _feature_weights(picture: np.ndarray, res: int) -> tuple[np.ndarray, np.ndar
     [3,R,R], summing to 1, with the pixel x and y grids: where the face's features are, whatever
     the character. The outline is no use: a turning head's outline hardly moves (the procedural
     heads' mask centre moves by 0-2 px between yaw -30 and +30) and the body does not roll."""
-    from puppet.heads import CENTRE, PROXY
-    from puppet.heads.render import UNIT
+    from .warp import face_coords
 
     grey = picture.mean(0)  # [3,R,R] -> [R,R]
-    ys, xs = np.mgrid[0:res, 0:res]
-    half = 0.85 * UNIT * res * PROXY.head_size
-    inside = ((xs - CENTRE[0] * res) / (half * PROXY.face_width)) ** 2 + ((ys - CENTRE[1] * res) / half) ** 2 < 1
+    xs, ys, u, v, _ = face_coords(res)
+    inside = u * u + v * v < 0.85 ** 2
     weight = np.clip(np.median(grey[inside]) - grey, 0, None) * inside  # darker than the skin
     return weight / max(weight.sum(), 1e-9), xs, ys
 
@@ -184,11 +182,12 @@ def follow_pictures(bundle_path: Path, proxy_seed: int = 0) -> tuple[np.ndarray,
 
     from puppet.bundle import read_bundle
 
+    from .finetune import proxy_render
+
     bundle = read_bundle(bundle_path)
     res = bundle.manifest.resolution
     sess = ort.InferenceSession(bundle.graph, providers=["CPUExecutionProvider"])
-    proxy = Identity.from_seed(proxy_seed)
-    drivers = np.stack([to_chw(render_head(proxy, P.make(**v), res).rgb) for v in FOLLOW_DRIVERS.values()])
+    drivers = np.stack([proxy_render(P.make(**v), res, proxy_seed) for v in FOLLOW_DRIVERS.values()])
     rgb, mask, _ = sess.run(None, {"driver": drivers})
     return drivers, rgb * mask
 

@@ -34,6 +34,7 @@ from ..sources import SourceSet
 from . import losses as L
 from . import warp
 from .augment import PoseAugment
+from .data import to_chw
 from .meta import update_ema
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,7 @@ def source_expressions(sources: SourceSet, given: np.ndarray | None) -> np.ndarr
 def proxy_render(params: np.ndarray, res: int, seed: int) -> np.ndarray:
     from puppet.heads import Identity, render_head
 
-    head = render_head(Identity.from_seed(seed), params, res)
-    return head.rgb.astype(np.float32).transpose(2, 0, 1) / 255  # [R,R,3] -> [3,R,R]
+    return to_chw(render_head(Identity.from_seed(seed), params, res).rgb)
 
 
 class _Batches:

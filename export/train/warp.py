@@ -19,14 +19,19 @@ from puppet.heads import CENTRE, PROXY
 from puppet.heads.render import UNIT
 
 
+def face_coords(res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Pixel grids x, y [R,R], the same as coordinates on the proxy's face ellipse (u, v: 0 at
+    the head centre, 1 on the outline), and the face's half-height in pixels."""
+    half = UNIT * res * PROXY.head_size
+    ys, xs = np.mgrid[0:res, 0:res].astype(np.float32)
+    return xs, ys, (xs - CENTRE[0] * res) / (half * PROXY.face_width), (ys - CENTRE[1] * res) / half, half
+
+
 def turn(img: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
     """[C,R,R] float image with its face turned by ``yaw`` / ``pitch`` degrees (signs as in
     :mod:`puppet.params`: + yaw moves the face to screen right, + pitch lifts the chin)."""
     c, r, _ = img.shape
-    half = UNIT * r * PROXY.head_size
-    ys, xs = np.mgrid[0:r, 0:r].astype(np.float32)
-    u = (xs - CENTRE[0] * r) / (half * PROXY.face_width)
-    v = (ys - CENTRE[1] * r) / half
+    xs, ys, u, v, half = face_coords(r)
     depth = PROXY.face_depth * half * np.sqrt(np.clip(1 - u * u - v * v, 0, None))  # pixels towards the viewer
     dx = depth * np.sin(np.radians(yaw))
     dy = -depth * np.sin(np.radians(pitch))
