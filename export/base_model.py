@@ -13,9 +13,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from puppet import params as P
 
 from .models import Discriminator, LatentPoseModel, ModelConfig
 
@@ -33,10 +36,21 @@ class BaseModel:
     discriminator: Discriminator | None = None
     preset: str = "custom"
     info: dict = field(default_factory=dict)  # provenance: source, training steps, eval figures
+    readout: torch.nn.Linear | None = None  # pose code -> expression parameters scaled to [-1, 1],
+    # learnt on procedural heads (proxy-mode models trained with --w-pose-params)
 
     @property
     def cfg(self) -> ModelConfig:
         return self.model.cfg
+
+    def read_expression(self, images: np.ndarray) -> np.ndarray:
+        """[N,3,R,R] float images in [0,1] -> [N, NUM_PARAMS] expression parameters, read from the
+        pose code by the read-out; a ValueError if this base has none."""
+        if self.readout is None:
+            raise ValueError("this base model has no expression read-out (trained without --w-pose-params)")
+        with torch.no_grad():
+            unit = self.readout(self.model.eval().pose(torch.from_numpy(np.ascontiguousarray(images))))
+        return P.clip(P.LOW + (unit.numpy() + 1) / 2 * (P.HIGH - P.LOW))
 
 
 def atomic_write(path: Path, write) -> None:
@@ -55,8 +69,9 @@ def atomic_write(path: Path, write) -> None:
 def save_base(base: BaseModel, path: str | os.PathLike, half: bool = False) -> Path:
     path = Path(path)
     tensors = {f"model.{k}": v for k, v in base.model.state_dict().items()}
-    if base.discriminator is not None:
-        tensors.update({f"discriminator.{k}": v for k, v in base.discriminator.state_dict().items()})
+    for name, part in (("discriminator", base.discriminator), ("readout", base.readout)):
+        if part is not None:
+            tensors.update({f"{name}.{k}": v for k, v in part.state_dict().items()})
     tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
                for k, v in tensors.items()}
     meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "preset": base.preset,
@@ -94,8 +109,12 @@ def load_base(path: str | os.PathLike, with_discriminator: bool = True) -> BaseM
     if with_discriminator and any(k.startswith("discriminator.") for k in tensors):
         disc = Discriminator(cfg)
         _load_part(disc, tensors, "discriminator.", path, strict=True)
+    readout = None
+    if any(k.startswith("readout.") for k in tensors):
+        readout = torch.nn.Linear(cfg.pose_dim, P.NUM_PARAMS)
+        _load_part(readout, tensors, "readout.", path, strict=True)
     return BaseModel(model=model.eval(), discriminator=disc, preset=meta.get("preset", "custom"),
-                     info=json.loads(meta.get("info", "{}")))
+                     info=json.loads(meta.get("info", "{}")), readout=readout)
 
 
 def _load_part(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix: str, path: Path,

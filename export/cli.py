@@ -1,7 +1,8 @@
 """``puppet-export``: the offline side's command line.
 
 Commands: ``convert-lpr`` (import the authors' checkpoint), ``character`` (make a character
-bundle from images), ``bench`` (graph speed per preset), ``tensorrt`` (an engine ahead of time, where
+bundle from images), ``expressions`` (what fine-tuning will take each source image's expression
+to be), ``bench`` (graph speed per preset), ``tensorrt`` (an engine ahead of time, where
 TensorRT is installed), ``heads-sheet`` (a contact sheet of the procedural heads), ``train`` and
 ``eval`` (meta-training a base model and its quality report).
 """
@@ -44,12 +45,13 @@ def cmd_pack_base(args: argparse.Namespace) -> int:
 
 
 def _read_params(path: Path | None, count: int):
-    """Per-image expression values from a JSON list of {name: value} objects (one per image)."""
+    """Per-image expression values from a JSON list of {name: value} objects, one per image
+    (null: not given, estimate it); a row of NaN stands for null."""
     if path is None:
         return None
     import numpy as np
 
-    from puppet.params import from_dict
+    from puppet.params import NUM_PARAMS, from_dict
 
     try:
         raw = json.loads(path.read_text())
@@ -58,7 +60,8 @@ def _read_params(path: Path | None, count: int):
     if not isinstance(raw, list) or len(raw) != count:
         raise SourceError(f"{path}: expected a JSON list of {count} objects, one per image")
     try:
-        return np.stack([from_dict(item) for item in raw])
+        return np.stack([np.full(NUM_PARAMS, np.nan, np.float32) if item is None else from_dict(item)
+                         for item in raw])
     except (KeyError, TypeError, ValueError) as e:
         raise SourceError(f"{path}: {e}") from None
 
@@ -92,6 +95,26 @@ def cmd_character(args: argparse.Namespace) -> int:
     path = make_character(args.base, args.images, args.output, opts, preview=args.preview,
                           progress=_progress_printer(args.progress))
     print(json.dumps({"done": str(path)}) if args.progress == "json" else f"wrote {path}")
+    return 0
+
+
+def cmd_expressions(args: argparse.Namespace) -> int:
+    """Each image's expression as ``--params`` reads it, for a person to check and correct."""
+    from puppet.params import as_dict
+
+    from .base_model import load_base
+    from .sources import load_sources
+    from .train.finetune import source_expressions
+
+    base = load_base(args.base, with_discriminator=False)
+    sources = load_sources(args.images, base.cfg.resolution, precropped=args.precropped)
+    values = source_expressions(base, sources, None)
+    text = "[\n" + ",\n".join(json.dumps({k: round(v, 3) for k, v in as_dict(p).items()}) for p in values) + "\n]\n"
+    if args.output is None:
+        print(text, end="")
+    else:
+        args.output.write_text(text)
+        print(f"wrote {args.output}")
     return 0
 
 
@@ -168,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("base", type=Path)
     c.add_argument("-o", "--output", type=Path, required=True)
     c.add_argument("--fp32", action="store_true", help="keep float32 weights")
-    c.add_argument("--no-discriminator", action="store_true", help="drop the discriminator (fine-tuning then starts a fresh one)")
+    c.add_argument("--no-discriminator", action="store_true",
+                   help="drop the discriminator (fine-tuning then starts a fresh one)")
     c.add_argument("--note", help="a line of provenance stored in the file")
     c.set_defaults(func=cmd_pack_base)
 
@@ -185,15 +209,25 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--train", choices=["all", "mlp"], default="all",
                    help="what fine-tuning changes: the whole generator, or only its AdaIN MLP "
                         "(keeps more of the base model's motion, less of the character's detail)")
-    c.add_argument("--params", type=Path, help="JSON list with each image's expression values (proxy mode)")
+    c.add_argument("--params", type=Path, help="JSON list with each image's expression values (proxy mode; "
+                   "null for an image: estimate it, as the expressions command does)")
     c.add_argument("--preview", type=Path, help="write crops, masks and reconstructions to this PNG")
     c.add_argument("--no-fp16", action="store_true", help="do not add the fp16 graph")
     c.add_argument("--compact", action="store_true",
                    help="store the graph's weights as fp16 (float32 arithmetic, half the file), no fp16 graph")
-    c.add_argument("--threads", type=int, default=0, help="torch threads (0: default; 1 is often fastest on a busy CPU)")
+    c.add_argument("--threads", type=int, default=0,
+                   help="torch threads (0: default; 1 is often fastest on a busy CPU)")
     c.add_argument("--progress", choices=["text", "json"], default="text",
                    help="json: one {\"step\", \"total\"} object per line on stdout, for other programs")
     c.set_defaults(func=cmd_character)
+
+    c = sub.add_parser("expressions", help="each image's expression (face tracking, else the base model's "
+                       "read-out) as the JSON that character --params reads")
+    c.add_argument("images", type=Path, nargs="+")
+    c.add_argument("--base", type=Path, default=DEFAULT_BASE, help="base-model file (default: the embedded one)")
+    c.add_argument("--precropped", action="store_true", help="images are face crops already")
+    c.add_argument("-o", "--output", type=Path, help="JSON file (default: standard output)")
+    c.set_defaults(func=cmd_expressions)
 
     c = sub.add_parser("bench", help="ms/frame of the character graph per preset")
     c.add_argument("--presets", nargs="+", default=["toon", "lpr256"])

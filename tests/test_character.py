@@ -149,3 +149,22 @@ def test_drawings_are_framed_alike():
         centres.append((ys.min() + ys.max()) / 2)
     assert max(tops) - min(tops) <= 3
     assert abs(np.mean(centres) - 0.42 * 64) < 3
+
+
+def test_expressions_command_writes_what_params_reads(tiny_base, tmp_path):
+    """The estimate a person checks is the file `character --params` takes; null leaves one to the estimate."""
+    import json
+
+    from export.cli import _read_params, main
+    from puppet import params as P
+
+    images = [ADVENTURER / f"mina_{i}.png" for i in (0, 2, 5)]
+    out = tmp_path / "expressions.json"
+    assert main(["expressions", "--base", str(tiny_base), "--precropped", *map(str, images), "-o", str(out)]) == 0
+    values = json.loads(out.read_text())
+    assert len(values) == 3 and all(set(v) == set(P.PARAM_NAMES) for v in values)
+    values[1] = None
+    out.write_text(json.dumps(values))
+    given = _read_params(out, 3)
+    assert np.isnan(given[1]).all() and not np.isnan(given[[0, 2]]).any()
+    np.testing.assert_allclose(given[0], P.from_dict(values[0]))

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 import pytest
+import torch
 from conftest import ADVENTURER
 
+from export.base_model import load_base
 from export.character import CharacterOptions, make_character
 from export.sources import load_sources
 from export.train.finetune import FinetuneConfig, proxy_render, source_expressions
@@ -43,11 +45,35 @@ def test_finetuned_beats_feedforward(tiny_base, tmp_path):
     assert preview.is_file() and preview.stat().st_size > 1000
 
 
-def test_expressions_given_are_checked(tmp_path):
+def test_expressions_given_are_checked(tiny_base):
+    base = load_base(tiny_base)
     sources = load_sources(IMAGES, 32, precropped=True)
-    assert source_expressions(sources, _expressions()).shape == (3, P.NUM_PARAMS)
+    assert np.array_equal(source_expressions(base, sources, _expressions()), _expressions())
     with pytest.raises(ValueError, match="3 images"):
-        source_expressions(sources, _expressions()[:2])
+        source_expressions(base, sources, _expressions()[:2])
+
+
+def test_expressions_not_given_are_read_from_the_pose_code(tiny_base, caplog, monkeypatch):
+    """Images without given values are read by the base model's read-out; a base without one
+    falls back on face tracking, and where that finds no face, on rest with a warning."""
+    import puppet.tracking
+
+    monkeypatch.setattr(puppet.tracking, "estimate_params", lambda image: None)
+    base = load_base(tiny_base)
+    sources = load_sources(IMAGES, 32, precropped=True)
+    given = _expressions()
+    given[1] = np.nan  # the user left the second image to the estimate
+    assert np.array_equal(source_expressions(base, sources, given)[1], P.neutral())
+    assert "mina_2.png: no face found" in caplog.text
+    base.readout = torch.nn.Linear(base.cfg.pose_dim, P.NUM_PARAMS)
+    torch.nn.init.zeros_(base.readout.weight)
+    with torch.no_grad():  # reads every picture as mouth 70 % open, all else mid-range
+        base.readout.bias[:] = 0.0
+        base.readout.bias[P.INDEX["mouth_open"]] = 0.4
+    monkeypatch.setattr(puppet.tracking, "estimate_params", lambda image: P.make(mouth_open=0.1))
+    out = source_expressions(base, sources, given)
+    assert np.array_equal(out[[0, 2]], given[[0, 2]])
+    assert out[1][P.INDEX["mouth_open"]] == pytest.approx(0.7) and out[1][P.INDEX["yaw"]] == pytest.approx(0.0)
 
 
 def test_default_iterations_follow_the_method():

@@ -22,6 +22,7 @@ from export.train.data import SampleSpec, VideoFolder, procedural_sample
 from export.train.evaluate import EvalConfig, evaluate
 from export.train.losses import Perceptual, region_l1
 from export.train.meta import Trainer
+from puppet import params as P
 
 TINY = TrainConfig(preset="tiny", batch=2, k_frames=2, w_perceptual=0.0, workers=0, log_every=1000,
                    sample_every=0, checkpoint_every=1000, train_identities=4, lr_g=1e-3)
@@ -36,6 +37,17 @@ def test_loss_falls(tmp_path):
     assert {"l1", "dice", "feat", "params", "adv", "fm", "d"} <= set(history[-1])
     base = load_base(tmp_path / "base.safetensors")
     assert base.preset == "tiny" and base.info["steps"] == 60 and base.discriminator is not None
+    render = procedural_sample(3, np.random.default_rng(0), SampleSpec(32, 1, proxy_prob=0.0))["target"]
+    read = base.read_expression(render[None])  # the EMA of the read-out ships with the base
+    assert read.shape == (1, 15) and np.all((read >= P.LOW) & (read <= P.HIGH))
+    from export.cli import main
+
+    packed = tmp_path / "packed.safetensors"
+    assert main(["pack-base", str(tmp_path / "base.safetensors"), "-o", str(packed), "--no-discriminator"]) == 0
+    shipped = load_base(packed)
+    assert shipped.discriminator is None
+    assert packed.stat().st_size < 0.5 * (tmp_path / "base.safetensors").stat().st_size  # fp16, no discriminator
+    np.testing.assert_allclose(shipped.read_expression(render[None]), read, atol=0.01 * (P.HIGH - P.LOW).max())
 
 
 def test_eye_and_mouth_regions_weigh_like_the_whole_picture():
@@ -53,9 +65,8 @@ def test_eye_and_mouth_regions_weigh_like_the_whole_picture():
     assert region_l1(outside, real, w).item() == 0.0
 
 
-def test_pose_parameter_loss_ignores_samples_without_parameters():
+def test_pose_parameter_loss_ignores_samples_without_parameters_and_weighs_the_mouth():
     from export.train.losses import param_regression
-    from puppet import params as P
 
     head = torch.nn.Linear(4, P.NUM_PARAMS)
     code = torch.randn(3, 4)
@@ -63,6 +74,12 @@ def test_pose_parameter_loss_ignores_samples_without_parameters():
     with_video = torch.cat([known, torch.full((1, P.NUM_PARAMS), float("nan"))])
     loss = param_regression(head(code), with_video)
     assert torch.isclose(loss, param_regression(head(code[:2]), known))  # the video sample counts for nothing
+    mouth = torch.tensor([4.0 if n == "mouth_open" else 1.0 for n in P.PARAM_NAMES])
+    unit = np.zeros(P.NUM_PARAMS, np.float32)  # every slot mid-range, the mouth wide open
+    unit[P.INDEX["mouth_open"]] = 1.0
+    pred, truth = torch.zeros(1, P.NUM_PARAMS), torch.from_numpy(P.LOW + (unit + 1) / 2 * (P.HIGH - P.LOW))[None]
+    assert param_regression(pred, truth).item() == pytest.approx(1 / 15)  # error 1 on one slot of 15
+    assert param_regression(pred, truth, mouth).item() == pytest.approx(4 / 18)  # weighted 4 of 4 + 14
     video_only = param_regression(head(code[2:]), with_video[2:])
     video_only.backward()
     assert float(video_only.detach()) == 0 and head.weight.grad is not None and not head.weight.grad.any()
@@ -98,6 +115,8 @@ def test_resume_from_a_checkpoint_without_a_newer_part(tmp_path, caplog):
     resumed = Trainer(replace(cfg, steps=3, resume=True))
     assert resumed.step == 2
     assert "param_head" in caplog.text and "opt_p" in caplog.text
+    # its average starts from the (fresh) read-out itself, not from another random draw
+    torch.testing.assert_close(resumed.ema_head.weight, resumed.param_head.weight)
     assert resumed.opt_g.state_dict()["state"], "what the checkpoint holds is still restored"
     resumed.run()
 

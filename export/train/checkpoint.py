@@ -57,21 +57,24 @@ def save_training_state(path: Path, modules: dict[str, torch.nn.Module],
 
 
 def load_training_state(path: Path, modules: dict[str, torch.nn.Module],
-                        optimizers: dict[str, torch.optim.Optimizer]) -> dict:
-    """Restores what the checkpoint holds and returns its info. A module or optimizer that the
-    checkpoint does not have at all (one added to training since) keeps its fresh state and is
-    named in a warning; one that is there must match exactly."""
+                        optimizers: dict[str, torch.optim.Optimizer]) -> tuple[dict, set[str]]:
+    """Restores what the checkpoint holds; returns its info and the names it did not have. A
+    module or optimizer that the checkpoint does not have at all (one added to training since)
+    keeps its fresh state and is named in a warning; one that is there must match exactly."""
     meta = json.loads(path.with_suffix(".json").read_text())
     tensors = load_file(str(path.with_suffix(".safetensors")))
+    fresh: set[str] = set()
     for name, module in modules.items():
         part = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + "/")}
         if part:
             module.load_state_dict(part)
         elif module.state_dict():
             log.warning("%s has no %r: it starts fresh", path.with_suffix(".safetensors"), name)
+            fresh.add(name)
     for name, opt in optimizers.items():
         if name in meta:
             opt.load_state_dict(_unflatten_optimizer(name, tensors, meta))
         else:
             log.warning("%s has no %r: it starts fresh", path.with_suffix(".json"), name)
-    return meta["info"]
+            fresh.add(name)
+    return meta["info"], fresh

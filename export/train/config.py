@@ -25,6 +25,8 @@ class TrainConfig:
     w_features: float = 1.0  # L1 over the eyes and mouth (procedural data)
     w_pose_params: float = 1.0  # a linear read-out of the true expression from the pose code
     # (procedural data): keeps blinks and mouth movement from vanishing into a few per cent of the code
+    mouth_emphasis: float = 1.0  # weight of the mouth's parameters in that read-out, the others' being 1:
+    # the mouth is a few pixels at 128x128 and the last thing the pose code learns to carry
     w_perceptual: float = 0.1
     w_adversarial: float = 0.05
     w_feature_matching: float = 1.0

@@ -8,7 +8,9 @@ of the identity with that expression is compared with the model's output when dr
 Errors are masked L1 and PSNR over the whole image and over the eye and mouth regions. "Follows"
 ratios say whether the output's eyes, mouth and head move when the driver's do: the change of the
 output between two drivers (eyes open/shut, mouth closed/open, yaw -30/+30) over the same change
-between the true renders (1 = moves as much as the truth, 0 = does not move).
+between the true renders (1 = moves as much as the truth, 0 = does not move). Where the base has an
+expression read-out (what fine-tuning falls back on when face tracking finds no face), its R2 on
+the true renders says how well it reads each parameter.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def evaluate(base_path: Path, cfg: EvalConfig = EvalConfig()) -> dict:
     rng = np.random.default_rng(cfg.seed)
     errors: dict[str, list[float]] = {}
     follows: dict[str, list[float]] = {k: [] for k in PAIRS}
+    read, true = [], []  # the expression read-out's answers on the true renders, and the truth
 
     def add(name: str, value: float) -> None:
         errors.setdefault(name, []).append(value)
@@ -82,6 +85,9 @@ def evaluate(base_path: Path, cfg: EvalConfig = EvalConfig()) -> dict:
         truths = [render_head(ident, p, res) for p in targets]
         real = [to_chw(t.rgb) * t.mask[None] for t in truths]
         self_out = run(identity, [to_chw(t.rgb) for t in truths])
+        if base.readout is not None:
+            read.append(base.read_expression(np.stack([to_chw(t.rgb) for t in truths])))
+            true.append(np.stack(targets))
         proxy_out = run(identity, [to_chw(render_head(proxy, p, res).rgb) for p in targets])
         for j, truth in enumerate(truths):
             eyes, mouth = eye_regions(truth.points, res), mouth_region(truth.points, res)
@@ -101,6 +107,10 @@ def evaluate(base_path: Path, cfg: EvalConfig = EvalConfig()) -> dict:
             follows[name].append(out_change / max(truth_change, 1e-6))
     report = {k: float(np.mean(v)) for k, v in errors.items()}
     report.update({f"follows_{k}": float(np.mean(v)) for k, v in follows.items()})
+    if read:
+        pred, truth = np.concatenate(read), np.concatenate(true)
+        r2 = 1 - ((pred - truth) ** 2).sum(0) / np.maximum(((truth - truth.mean(0)) ** 2).sum(0), 1e-9)
+        report.update({f"readout_r2_{name}": float(v) for name, v in zip(P.PARAM_NAMES, r2)})
     report["identities"] = cfg.identities
     report["base"] = str(base_path)
     report["steps"] = base.info.get("steps")
@@ -115,6 +125,9 @@ def format_report(r: dict) -> str:
                      f"{r[f'{name}_eyes_l1']:8.4f} {r[f'{name}_mouth_l1']:9.4f}")
     lines.append("follows (output change / true change, proxy-driven): " +
                  ", ".join(f"{k} {r[f'follows_{k}']:.2f}" for k in PAIRS))
+    if "readout_r2_yaw" in r:
+        lines.append("expression read-out, R2 on the true renders (1 = exact, 0 = no better than the mean): " +
+                     ", ".join(f"{n} {r[f'readout_r2_{n}']:.2f}" for n in P.PARAM_NAMES))
     return "\n".join(lines)
 
 

@@ -107,16 +107,23 @@ def region_l1(fake: torch.Tensor, real: torch.Tensor, regions: torch.Tensor) -> 
     return ((fake - real).abs() * regions).sum() / area.clamp(min=1)
 
 
-def param_regression(pred: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-    """MSE between predicted and true expression parameters, each scaled to [-1, 1] by its range;
-    samples without parameters (NaN: video data) do not count. With none known the loss is a zero
-    still tied to ``pred``: DDP expects a gradient, even zero, for every parameter it holds."""
+def to_unit(params: torch.Tensor) -> torch.Tensor:
+    """Expression parameters scaled from their ranges to [-1, 1]."""
     low, high = (torch.as_tensor(v, device=params.device) for v in (P.LOW, P.HIGH))
-    target = (params - low) / (high - low) * 2 - 1
+    return (params - low) / (high - low) * 2 - 1
+
+
+def param_regression(pred: torch.Tensor, params: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared error between predicted and true expression parameters, each scaled to [-1, 1] by
+    its range, averaged with ``weights`` [NUM_PARAMS] (default equal); samples without parameters
+    (NaN: video data) do not count. With none known the loss is a zero still tied to ``pred``: DDP
+    expects a gradient, even zero, for every parameter it holds."""
+    target = to_unit(params)
     known = ~torch.isnan(target)
     if not known.any():
         return pred.sum() * 0
-    return F.mse_loss(pred[known], target[known])
+    w = (torch.ones_like(target) if weights is None else weights.expand_as(target))[known]
+    return ((pred[known] - target[known]) ** 2 * w).sum() / w.sum()
 
 
 def dice(pred: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:

@@ -29,6 +29,8 @@ from .progress import Progress
 
 log = logging.getLogger(__name__)
 
+MOUTH_PARAMS = ("mouth_open", "smile", "mouth_width")
+
 
 class Reenact(nn.Module):
     """The generator side as one module, so DDP sees encoders, generator and the training-only
@@ -98,7 +100,10 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.model.parameters(), cfg.lr_g, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), cfg.lr_d, betas=(0.5, 0.999))
         self.param_head = nn.Linear(mcfg.pose_dim, P.NUM_PARAMS).to(self.device)
+        self.ema_head = copy.deepcopy(self.param_head).requires_grad_(False)  # ships as the base's read-out
         self.opt_p = torch.optim.Adam(self.param_head.parameters(), cfg.lr_g, betas=(0.5, 0.999))
+        self.param_weights = torch.tensor([cfg.mouth_emphasis if n in MOUTH_PARAMS else 1.0 for n in P.PARAM_NAMES],
+                                          device=self.device)
         # Left out of the forward when unused: DDP insists that every parameter it sees gets a gradient.
         self.reenact = Reenact(self.model, self.param_head if cfg.w_pose_params else None)
         self.disc_step = self.disc
@@ -109,12 +114,15 @@ class Trainer:
         self.amp = cfg.amp and self.device.type == "cuda"
         self.step = 0
         if cfg.resume and (self.out / "checkpoint.json").is_file():
-            info = load_training_state(self.out / "checkpoint", self._modules(), self._optimizers())
+            info, fresh = load_training_state(self.out / "checkpoint", self._modules(), self._optimizers())
+            if "ema_head" in fresh:
+                self.ema_head.load_state_dict(self.param_head.state_dict())
             self.step = int(info["step"])
             log.info("resumed at step %d", self.step)
 
     def _modules(self) -> dict[str, nn.Module]:
-        return {"model": self.model, "disc": self.disc, "ema": self.ema, "param_head": self.param_head}
+        return {"model": self.model, "disc": self.disc, "ema": self.ema, "param_head": self.param_head,
+                "ema_head": self.ema_head}
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"opt_g": self.opt_g, "opt_d": self.opt_d, "opt_p": self.opt_p}
@@ -146,7 +154,8 @@ class Trainer:
             if cfg.w_features:
                 parts["feat"] = cfg.w_features * L.region_l1(fake, real, b["features"])
             if cfg.w_pose_params:
-                parts["params"] = cfg.w_pose_params * L.param_regression(params.float(), b["params"])
+                read = L.param_regression(params.float(), b["params"], self.param_weights)
+                parts["params"] = cfg.w_pose_params * read
             if self.perceptual is not None:
                 parts["perc"] = cfg.w_perceptual * self.perceptual(fake, real)
             if gan:
@@ -164,6 +173,7 @@ class Trainer:
         self.opt_g.step()
         self.opt_p.step()
         update_ema(self.ema, self.model, cfg.ema)
+        update_ema(self.ema_head, self.param_head, cfg.ema)
         if gan:
             self.disc.requires_grad_(True)
             with autocast:
@@ -183,8 +193,9 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         save_training_state(self.out / "checkpoint", self._modules(), self._optimizers(), {"step": self.step})
         info = {"steps": self.step, "trained_with": "puppet-export train", "config": asdict(self.cfg)}
-        save_base(BaseModel(copy.deepcopy(self.ema).cpu(), copy.deepcopy(self.disc).cpu(),
-                            preset=self.cfg.preset, info=info), self.out / "base.safetensors")
+        readout = copy.deepcopy(self.ema_head).cpu() if self.cfg.w_pose_params else None
+        save_base(BaseModel(copy.deepcopy(self.ema).cpu(), copy.deepcopy(self.disc).cpu(), preset=self.cfg.preset,
+                            info=info, readout=readout), self.out / "base.safetensors")
 
     def run(self) -> list[dict[str, float]]:
         cfg = self.cfg
