@@ -41,7 +41,7 @@ def test_the_base_model_is_a_trained_toon_proxy_model():
 
     base = load_base(DEFAULT_BASE, with_discriminator=False)
     assert base.preset == "toon" and base.cfg.driving_mode == "proxy"
-    assert base.info["steps"] >= 26000
+    assert base.info["steps"] >= 33000
 
 
 def test_the_base_model_carries_pose_to_identities_it_never_saw():
@@ -52,8 +52,8 @@ def test_the_base_model_carries_pose_to_identities_it_never_saw():
     # and as close as when the identity drives itself: the pose code carries no identity.
     assert r["proxy_l1"] < 0.5 * r["static_l1"]
     assert r["proxy_l1"] < 1.2 * r["self_l1"]
-    # The head turns and the eyes shut with the driver's (measured on these two identities: 1.03
-    # and 0.60; on 16, 1.04 and 1.04). The mouth barely follows yet (0.10): see the README.
+    # The head turns and the eyes shut with the driver's (measured on these two identities: 1.01
+    # and 0.63; on 16, 0.96 and 0.83). The mouth does not follow yet (0.04; 0.10): see the README.
     assert r["follows_yaw"] > 0.5
     assert r["follows_eyes"] > 0.3
 
@@ -105,13 +105,35 @@ def test_the_demo_characters_follow_the_driver():
     README, beside those of the true renders of the procedural identities)."""
     from export.train.evaluate import character_follow
 
-    # Thresholds well under what was measured and well over what still characters give (the
-    # characters fine-tuned from the earlier base model: eyes 0.000-0.003, yaw -0.2 to +0.2 px,
-    # roll 0 degrees).
+    # Thresholds under what was measured (eyes 0.031-0.221, yaw 7.9-11.1 px, roll 39-43 degrees)
+    # and over what the characters of earlier base models gave (20000 steps: eyes 0.000-0.003,
+    # yaw -0.2 to +0.2 px, roll 0 degrees; 26000 steps: eyes 0.015-0.240, yaw 3.3-9.3 px, roll
+    # 24-31 degrees).
     for path in demo_characters():
         if path.stem not in SOURCES:
             continue
         r = character_follow(path)
-        assert r["eyes_change"] > 0.006, r
-        assert r["yaw_shift_px"] > 1.5, r
-        assert r["roll_deg"] > 10, r
+        assert r["eyes_change"] > 0.02, r
+        assert r["yaw_shift_px"] > 5, r
+        assert r["roll_deg"] > 33, r
+
+
+def test_the_base_model_reads_the_expressions_of_source_images():
+    """What fine-tuning takes a source image's expression to be when none is given: the base's
+    read-out of the pose code. On the held-out procedural characters' sources it agrees with the
+    truth, and on Mina's drawings with the hand-read values, in what the sources vary."""
+    from export.base_model import load_base
+    from export.train.finetune import source_expressions
+
+    base = load_base(DEFAULT_BASE, with_discriminator=False)
+
+    def agreement(name: str, slots: tuple[str, ...]) -> dict[str, float]:
+        sources, truth = _sources(name)
+        read = source_expressions(base, sources, None)
+        return {s: float(np.corrcoef(read[:, P.INDEX[s]], np.stack(truth)[:, P.INDEX[s]])[0, 1]) for s in slots}
+
+    for name in ("procedural-1000004", "procedural-1000013"):
+        r = agreement(name, ("yaw", "eye_open_l", "mouth_open"))
+        assert min(r.values()) > 0.75, (name, r)  # measured 0.88-1.00 (face tracking's mouth: 0.16, -0.47)
+    r = agreement("mina", ("eye_open_l", "mouth_open"))
+    assert min(r.values()) > 0.5, r  # measured 0.72 eyes, 0.78 mouth
