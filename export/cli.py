@@ -221,8 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="json: one {\"step\", \"total\"} object per line on stdout, for other programs")
     c.set_defaults(func=cmd_character)
 
-    c = sub.add_parser("expressions", help="each image's expression (face tracking, else the base model's "
-                       "read-out) as the JSON that character --params reads")
+    c = sub.add_parser("expressions", help="each image's expression (the base model's read-out, else face "
+                       "tracking) as the JSON that character --params reads")
     c.add_argument("images", type=Path, nargs="+")
     c.add_argument("--base", type=Path, default=DEFAULT_BASE, help="base-model file (default: the embedded one)")
     c.add_argument("--precropped", action="store_true", help="images are face crops already")

@@ -9,8 +9,8 @@ Errors are masked L1 and PSNR over the whole image and over the eye and mouth re
 ratios say whether the output's eyes, mouth and head move when the driver's do: the change of the
 output between two drivers (eyes open/shut, mouth closed/open, yaw -30/+30) over the same change
 between the true renders (1 = moves as much as the truth, 0 = does not move). Where the base has an
-expression read-out (what fine-tuning falls back on when face tracking finds no face), its R2 on
-the true renders says how well it reads each parameter.
+expression read-out (how fine-tuning estimates a source image's expression when none is given),
+its R2 on the true renders says how well it reads each parameter.
 """
 
 from __future__ import annotations
@@ -84,9 +84,10 @@ def evaluate(base_path: Path, cfg: EvalConfig = EvalConfig()) -> dict:
         targets = [P.sample(rng) for _ in range(cfg.targets)]
         truths = [render_head(ident, p, res) for p in targets]
         real = [to_chw(t.rgb) * t.mask[None] for t in truths]
-        self_out = run(identity, [to_chw(t.rgb) for t in truths])
+        own = np.stack([to_chw(t.rgb) for t in truths])
+        self_out = run(identity, list(own))
         if base.readout is not None:
-            read.append(base.read_expression(np.stack([to_chw(t.rgb) for t in truths])))
+            read.append(base.read_expression(own))
             true.append(np.stack(targets))
         proxy_out = run(identity, [to_chw(render_head(proxy, p, res).rgb) for p in targets])
         for j, truth in enumerate(truths):
