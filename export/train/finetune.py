@@ -130,7 +130,7 @@ def expression_map(sources: SourceSet) -> np.ndarray:
 
 
 class _Batches:
-    """Training triples (driver, target, mask) for fine-tuning, warped and paired on the fly."""
+    """Fine-tuning batches (drivers, targets, masks, expression maps), warped and paired on the fly."""
 
     def __init__(self, sources: SourceSet, expressions: np.ndarray | None, res: int, cfg: FinetuneConfig):
         self.sources, self.expr, self.res, self.cfg = sources, expressions, res, cfg
