@@ -2,14 +2,14 @@
 
 A base model rebuilds from its file alone (``load_base``), and opening one cannot run code: no
 pickle is involved. Weights may be stored in fp16 to keep shipped files small; they are loaded
-as float32.
+as float32. The metadata also holds the proxy seed: the procedural identity whose renders
+drove the model in training, which its characters are fine-tuned against and driven by.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,11 +19,16 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from puppet import params as P
+from puppet.files import atomic_write
 
 from .models import Discriminator, LatentPoseModel, ModelConfig
+from .models.param_units import from_unit
 
 FORMAT = "puppet-base"
 FORMAT_VERSION = 1
+# Base files written before the proxy seed was stored (the shipped toon base among them) were all
+# trained with the proxy identity 0.
+UNSTORED_PROXY_SEED = 0
 
 
 class BaseModelError(ValueError):
@@ -38,6 +43,7 @@ class BaseModel:
     info: dict = field(default_factory=dict)  # provenance: source, training steps, eval figures
     readout: torch.nn.Linear | None = None  # pose code -> expression parameters scaled to [-1, 1],
     # learnt on procedural heads (proxy-mode models trained with --w-pose-params)
+    proxy_seed: int = UNSTORED_PROXY_SEED  # the identity whose renders drive proxy-mode characters
 
     @property
     def cfg(self) -> ModelConfig:
@@ -50,20 +56,7 @@ class BaseModel:
             raise ValueError("this base model has no expression read-out (trained without --w-pose-params)")
         with torch.no_grad():
             unit = self.readout(self.model.eval().pose(torch.from_numpy(np.ascontiguousarray(images))))
-        return P.clip(P.LOW + (unit.numpy() + 1) / 2 * (P.HIGH - P.LOW))
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)``, then rename into place: never a half-written file under ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return P.clip(from_unit(unit).numpy())
 
 
 def save_base(base: BaseModel, path: str | os.PathLike, half: bool = False) -> Path:
@@ -75,7 +68,8 @@ def save_base(base: BaseModel, path: str | os.PathLike, half: bool = False) -> P
     tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
                for k, v in tensors.items()}
     meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "preset": base.preset,
-            "config": base.cfg.to_json(), "info": json.dumps(base.info, sort_keys=True)}
+            "config": base.cfg.to_json(), "info": json.dumps(base.info, sort_keys=True),
+            "proxy_seed": str(base.proxy_seed)}
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
     return path
 
@@ -100,6 +94,7 @@ def load_base(path: str | os.PathLike, with_discriminator: bool = True) -> BaseM
         raise BaseModelError(f"{path}: base-model format {meta['format_version']} is newer than this program")
     try:
         cfg = ModelConfig.from_json(meta["config"])
+        proxy_seed = int(meta.get("proxy_seed", UNSTORED_PROXY_SEED))
         tensors = load_file(str(path))
     except (KeyError, ValueError, TypeError, SafetensorError) as e:
         raise BaseModelError(f"{path}: damaged base-model file ({e})") from None
@@ -114,7 +109,7 @@ def load_base(path: str | os.PathLike, with_discriminator: bool = True) -> BaseM
         readout = torch.nn.Linear(cfg.pose_dim, P.NUM_PARAMS)
         _load_part(readout, tensors, "readout.", path, strict=True)
     return BaseModel(model=model.eval(), discriminator=disc, preset=meta.get("preset", "custom"),
-                     info=json.loads(meta.get("info", "{}")), readout=readout)
+                     info=json.loads(meta.get("info", "{}")), readout=readout, proxy_seed=proxy_seed)
 
 
 def _load_part(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix: str, path: Path,

@@ -1,18 +1,23 @@
 """Speed of the character graph (pose encoder + generator) per preset, in PyTorch and onnxruntime.
 
 Random weights: speed does not depend on them. Prints one line per (preset, runtime, device) and,
-with ``--json``, one JSON object.
+with ``--json``, one JSON object. onnxruntime runs in the program's own engine
+(:class:`puppet.engine.Engine`: its sessions, threads and, on CUDA, bound buffers and graph
+replay), so its rows are what the program gets; the engine runs batch 1 on CUDA, as live.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-import numpy as np
 import torch
 
-from .models import create_model
+from puppet.bundle import Bundle, Manifest
+from puppet.engine import Engine, EngineConfig
+
+from .models import LatentPoseModel, create_model
 from .onnx_export import character_graph, export_onnx, to_fp16
 
 
@@ -22,7 +27,7 @@ class BenchConfig:
     batch: int = 1
     warmup: int = 3
     seconds: float = 3.0
-    threads: int = 0  # 0: the runtime's default
+    threads: int = 0  # 0: the runtime's default (the program's, for onnxruntime)
 
 
 def _time(fn, warmup: int, seconds: float) -> float:
@@ -36,18 +41,25 @@ def _time(fn, warmup: int, seconds: float) -> float:
     return (time.perf_counter() - start) / n * 1000
 
 
-def bench_preset(name: str, cfg: BenchConfig) -> list[dict]:
-    import onnxruntime as ort
+def graph_bundle(name: str, model: LatentPoseModel, graph: bytes) -> Bundle:
+    """An in-memory bundle of ``graph``, for the engine (never written)."""
+    c = model.cfg
+    manifest = Manifest(name=name, base_preset=name, resolution=c.resolution, driving_mode=c.driving_mode,
+                        pose_dim=c.pose_dim, num_source_images=0, created="")
+    return Bundle(path=Path(f"{name} (random weights)"), manifest=manifest, graph=graph, thumbnail=b"",
+                  graph_fp16=to_fp16(graph))
 
+
+def bench_preset(name: str, cfg: BenchConfig) -> list[dict]:
     model = create_model(name).eval()
     graph = character_graph(model, torch.randn(1, model.cfg.identity_dim))
     res = model.cfg.resolution
     x = torch.rand(cfg.batch, 3, res, res)
     rows = []
 
-    def add(runtime: str, device: str, ms: float) -> None:
-        rows.append({"preset": name, "runtime": runtime, "device": device, "batch": cfg.batch,
-                     "ms_per_frame": round(ms / cfg.batch, 3)})
+    def add(runtime: str, device: str, ms: float, batch: int = cfg.batch) -> None:
+        rows.append({"preset": name, "runtime": runtime, "device": device, "batch": batch,
+                     "ms_per_frame": round(ms / batch, 3)})
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -62,26 +74,19 @@ def bench_preset(name: str, cfg: BenchConfig) -> list[dict]:
                 torch.cuda.synchronize()
             add("torch-fp16", "cuda", _time(run_cuda, cfg.warmup, cfg.seconds))
             graph = graph.float().cpu()
-    onnx_bytes = export_onnx(graph, res)
-    so = ort.SessionOptions()
-    if cfg.threads:
-        so.intra_op_num_threads = cfg.threads
+    bundle = graph_bundle(name, model, export_onnx(graph, res))
     xn = x.numpy()
-    sess = ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
-    add("onnxruntime-fp32", "cpu", _time(lambda: sess.run(None, {"driver": xn}), cfg.warmup, cfg.seconds))
-    if "CUDAExecutionProvider" in ort.get_available_providers() and torch.cuda.is_available():
-        for label, blob in (("fp32", onnx_bytes), ("fp16", to_fp16(onnx_bytes))):
-            opts = {"enable_cuda_graph": "1"}
-            s = ort.InferenceSession(blob, so, providers=[("CUDAExecutionProvider", opts)])
-            binding = s.io_binding()
-            inp = ort.OrtValue.ortvalue_from_numpy(xn, "cuda", 0)
-            outs = {o.name: ort.OrtValue.ortvalue_from_shape_and_type(
-                [cfg.batch] + list(o.shape[1:]), np.float32, "cuda", 0) for o in s.get_outputs()}
-            binding.bind_ortvalue_input("driver", inp)
-            for o_name, val in outs.items():
-                binding.bind_ortvalue_output(o_name, val)
-            add(f"onnxruntime-{label}-cudagraph", "cuda",
-                _time(lambda s=s, b=binding: s.run_with_iobinding(b), cfg.warmup, cfg.seconds))
+    threads = cfg.threads or None
+    cpu = Engine.load(bundle, EngineConfig(device="cpu", intra_op_threads=threads, warmup_runs=0))
+    add("onnxruntime-fp32", "cpu", _time(lambda: cpu.run(xn), cfg.warmup, cfg.seconds))
+    if torch.cuda.is_available():
+        for label, fp16 in (("fp32", False), ("fp16", True)):
+            gpu = Engine.load(bundle, EngineConfig(device="cuda", intra_op_threads=threads, fp16=fp16,
+                                                   warmup_runs=0))
+            if gpu.provider == "CUDA":
+                add(f"onnxruntime-{label}", "cuda", _time(lambda e=gpu: e.run(xn[:1]), cfg.warmup, cfg.seconds),
+                    batch=1)
+            gpu.close()
     return rows
 
 

@@ -1,5 +1,10 @@
 """Making a character: source images -> identity (feed-forward or fine-tuned) -> bundle.
 
+A warp-head base draws the character with its own images: up to ``MAX_REFERENCES`` of them (the
+ones that cover its expressions best), cropped at the output resolution, are frozen into the graph
+with the expression each shows; the identity is the encoder's mean embedding. A synthesis-head
+base is fine-tuned as in the method.
+
 ``make_character`` is the library function behind ``puppet-export character``. The bundle is
 written atomically at the very end, so an error or an interrupt at any step leaves no file that
 looks complete.
@@ -18,12 +23,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from puppet import params as P
 from puppet.bundle import Manifest, write_bundle
+from puppet.sources import SourceSet, load_sources
 
 from .base_model import BaseModel, load_base
 from .onnx_export import character_graph, check_parity, export_onnx, to_fp16, to_half_storage
-from .sources import SourceSet, load_sources
-from .train.finetune import FinetuneConfig, finetune, proxy_render
+from .train.finetune import FinetuneConfig, finetune
+from .train.renders import proxy_render
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,9 @@ PARITY_TOLERANCE = 5e-4
 # up to 1.45e-2 fine-tuned, on single pixels of the mask's edge.
 COMPACT_TOLERANCE = 2e-2
 THUMBNAIL_SIDE = 128
+MAX_REFERENCES = 8  # warp head: the character's images it draws from
+OUTPUT_RESOLUTION = 256  # warp head: the side it draws at, unless the sources are smaller
+POSE_NAMES = ("yaw", "pitch", "roll", "offset_x", "offset_y")
 
 
 @dataclass(frozen=True)
@@ -47,9 +57,9 @@ class CharacterOptions:
     use_dice: bool = True
     fp16: bool = True  # add the fp16 graph (fp16 arithmetic, for GPUs)
     compact: bool = False  # store character.onnx's weights as fp16 (float32 arithmetic); no fp16 graph
-    proxy_seed: int = 0
     train_part: str = "all"  # "all": the whole generator; "mlp": only its AdaIN MLP (keeps the base's motion)
     source_params: np.ndarray | None = None  # [N, NUM_PARAMS] expression of each source (proxy mode)
+    output_resolution: int = OUTPUT_RESOLUTION  # warp head: never above the sources' own side
 
 
 def thumbnail_png(rgb: np.ndarray, mask: np.ndarray) -> bytes:
@@ -62,25 +72,84 @@ def thumbnail_png(rgb: np.ndarray, mask: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def rest_driver(base: BaseModel, sources: SourceSet, proxy_seed: int) -> np.ndarray:
-    """float32 [1,3,R,R]: what drives the thumbnail (the proxy at rest, or the first source)."""
+def rest_driver(base: BaseModel, sources: SourceSet) -> np.ndarray:
+    """float32 [1,3,R,R]: what drives the thumbnail (the base's proxy at rest, or the first source)."""
     if base.cfg.driving_mode == "proxy":
         from puppet.params import neutral
 
-        return proxy_render(neutral(), base.cfg.resolution, proxy_seed)[None]
+        return proxy_render(neutral(), base.cfg.resolution, base.proxy_seed)[None]
     return sources.images[:1]
 
 
-def parity_drivers(base: BaseModel, sources: SourceSet, proxy_seed: int) -> np.ndarray:
+def parity_drivers(base: BaseModel, sources: SourceSet) -> np.ndarray:
     """float32 [3,3,R,R]: inputs like those the character will be driven with, to check the
     exported graph on (the proxy at rest and at two random expressions, or source images)."""
     if base.cfg.driving_mode == "proxy":
         from puppet.params import sample
 
         rng = np.random.default_rng(0)
-        others = [proxy_render(sample(rng), base.cfg.resolution, proxy_seed) for _ in range(2)]
-        return np.concatenate([rest_driver(base, sources, proxy_seed), np.stack(others)])
+        others = [proxy_render(sample(rng), base.cfg.resolution, base.proxy_seed) for _ in range(2)]
+        return np.concatenate([rest_driver(base, sources), np.stack(others)])
     return sources.images[np.arange(3) % len(sources.images)]
+
+
+def covering_references(expressions: np.ndarray, limit: int = MAX_REFERENCES) -> list[int]:
+    """Indices of at most ``limit`` images whose faces (eyes, brows, mouth) cover the expressions
+    best: the one nearest rest first, then each time the one farthest from those chosen."""
+    if len(expressions) <= limit:
+        return list(range(len(expressions)))
+    face = [P.INDEX[n] for n in P.FACE_NAMES]
+    x = (expressions[:, face] - P.LOW[face]) / (P.HIGH[face] - P.LOW[face])  # each in [0, 1]
+    rest = (P.REST[face] - P.LOW[face]) / (P.HIGH[face] - P.LOW[face])
+    chosen = [int(np.argmin(np.abs(x - rest).sum(1)))]
+    while len(chosen) < limit:
+        gaps = np.min([np.abs(x - x[c]).sum(1) for c in chosen], axis=0)
+        chosen.append(int(np.argmax(gaps)))
+    return sorted(chosen)
+
+
+def relative_pose(expressions: np.ndarray) -> np.ndarray:
+    """The expressions with each image's head pose taken relative to the set's median: the
+    character's rest pose is however it was drawn (a three-quarter view turns from there), and
+    the driver's pose applies relative to it."""
+    out = expressions.copy()
+    for name in POSE_NAMES:
+        i = P.INDEX[name]
+        out[:, i] -= np.median(out[:, i])
+    i = P.INDEX["scale"]
+    out[:, i] /= np.median(out[:, i])
+    return P.clip(out)
+
+
+def as_bytes(images: np.ndarray, masks: np.ndarray) -> torch.Tensor:
+    """float [N,3,S,S] and [N,1,S,S] in [0,1] -> uint8 [N,4,S,S]."""
+    return torch.from_numpy((np.concatenate([images, masks], 1) * 255 + 0.5).clip(0, 255).astype(np.uint8))
+
+
+def warp_character(base: BaseModel, image_paths: list[Path], sources: SourceSet,
+                   opts: CharacterOptions) -> tuple[torch.nn.Module, int]:
+    """The frozen graph of a warp-head character and the side it draws at."""
+    from .train.finetune import mean_identity, source_expressions
+
+    if opts.iterations:
+        raise ValueError("a warp-head base draws a character from its images as they are: fine-tuning "
+                         "iterations apply to synthesis-head bases (leave --iterations out, or give 0)")
+    expressions = relative_pose(source_expressions(base, sources, opts.source_params))
+    keep = covering_references(expressions)
+    if len(keep) < len(image_paths):
+        log.info("drawing from %d of the %d images: %s", len(keep), len(image_paths),
+                 ", ".join(image_paths[i].name for i in keep))
+    side = min(opts.output_resolution, min(_image_side(image_paths[i]) for i in keep))
+    full = load_sources([image_paths[i] for i in keep], side, precropped=opts.precropped)
+    masks = full.masks if opts.use_mask else np.ones_like(full.masks)
+    identity = mean_identity(base.model, sources)
+    graph = character_graph(base.model, identity, as_bytes(full.images, masks), torch.from_numpy(expressions[keep]))
+    return graph, side
+
+
+def _image_side(path: Path) -> int:
+    with Image.open(path) as im:
+        return min(im.size)
 
 
 def make_character(base_path: Path, image_paths: list[Path], out_path: Path,
@@ -91,13 +160,16 @@ def make_character(base_path: Path, image_paths: list[Path], out_path: Path,
     sources = load_sources(image_paths, res, precropped=opts.precropped)
     if not opts.use_mask:
         sources.masks[:] = 1.0
-    cfg = FinetuneConfig(iterations=opts.iterations, use_mask=opts.use_mask, use_dice=opts.use_dice,
-                         proxy_seed=opts.proxy_seed, train_part=opts.train_part)
-    model, identity = finetune(base, sources, cfg, source_params=opts.source_params, preview=preview,
-                               progress=progress)
-    graph = character_graph(model, identity)
+    if base.model.warp is not None:
+        graph, side = warp_character(base, image_paths, sources, opts)
+    else:
+        cfg = FinetuneConfig(iterations=opts.iterations, use_mask=opts.use_mask, use_dice=opts.use_dice,
+                             train_part=opts.train_part)
+        model, identity = finetune(base, sources, cfg, source_params=opts.source_params, preview=preview,
+                                   progress=progress)
+        graph, side = character_graph(model, identity), res
     graph_bytes = export_onnx(graph, res)
-    drivers = parity_drivers(base, sources, opts.proxy_seed)
+    drivers = parity_drivers(base, sources)
     parity = check_parity(graph, graph_bytes, res, tolerance=PARITY_TOLERANCE, drivers=drivers)
     if not parity.ok:
         raise RuntimeError(f"exported graph differs from PyTorch by {parity.max_rel_error:.2e} "
@@ -112,11 +184,13 @@ def make_character(base_path: Path, image_paths: list[Path], out_path: Path,
             log.warning("%s: fp16-stored weights change the output by %.1e (tolerance %.0e); "
                         "writing float32 weights instead", out_path, parity.max_rel_error, COMPACT_TOLERANCE)
     with torch.no_grad():
-        rgb, mask, _ = graph(torch.from_numpy(rest_driver(base, sources, opts.proxy_seed)))
+        rgb, mask, _ = graph(torch.from_numpy(rest_driver(base, sources)))
     manifest = Manifest(
-        name=opts.name, base_preset=base.preset, resolution=res, driving_mode=base.cfg.driving_mode,
+        name=opts.name, base_preset=base.preset, driver_resolution=res, output_resolution=side,
+        driving_mode=base.cfg.driving_mode,
         pose_dim=base.cfg.pose_dim, num_source_images=len(sources.paths),
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), proxy_seed=opts.proxy_seed,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), proxy_seed=base.proxy_seed,
     )
+    fp16 = opts.fp16 and not opts.compact and base.model.warp is None  # see to_fp16
     return write_bundle(out_path, manifest, graph_bytes, thumbnail_png(rgb[0].numpy(), mask[0].numpy()),
-                        graph_fp16=to_fp16(graph_bytes) if opts.fp16 and not opts.compact else None)
+                        graph_fp16=to_fp16(graph_bytes) if fp16 else None)

@@ -4,7 +4,8 @@ Commands: ``convert-lpr`` (import the authors' checkpoint), ``character`` (make 
 bundle from images), ``expressions`` (what fine-tuning will take each source image's expression
 to be), ``bench`` (graph speed per preset), ``tensorrt`` (an engine ahead of time, where
 TensorRT is installed), ``heads-sheet`` (a contact sheet of the procedural heads), ``train`` and
-``eval`` (meta-training a base model and its quality report).
+``eval`` (meta-training a base model and its quality report), ``train-reader`` (the expression
+reader of source images).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 
 from puppet.assets import DEFAULT_BASE
 from puppet.bundle import BundleError
+from puppet.expression_reader import DEFAULT_READER
+from puppet.sources import SourceError
 
 from .base_model import BaseModelError, save_base
-from .sources import SourceError
 
 
 def cmd_convert_lpr(args: argparse.Namespace) -> int:
@@ -60,9 +62,10 @@ def _read_params(path: Path | None, count: int):
     if not isinstance(raw, list) or len(raw) != count:
         raise SourceError(f"{path}: expected a JSON list of {count} objects, one per image")
     try:
-        return np.stack([np.full(NUM_PARAMS, np.nan, np.float32) if item is None else from_dict(item)
-                         for item in raw])
-    except (KeyError, TypeError, ValueError) as e:
+        # "uncertain" marks a reading the expressions command doubted; it is no parameter.
+        return np.stack([np.full(NUM_PARAMS, np.nan, np.float32) if item is None
+                         else from_dict({k: v for k, v in item.items() if k != "uncertain"}) for item in raw])
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise SourceError(f"{path}: {e}") from None
 
 
@@ -103,18 +106,52 @@ def cmd_expressions(args: argparse.Namespace) -> int:
     from puppet.params import as_dict
 
     from .base_model import load_base
-    from .sources import load_sources
-    from .train.finetune import source_expressions
+    from puppet.sources import load_sources
+    from .train.finetune import read_source_expressions
 
     base = load_base(args.base, with_discriminator=False)
     sources = load_sources(args.images, base.cfg.resolution, precropped=args.precropped)
-    values = source_expressions(base, sources, None)
-    text = "[\n" + ",\n".join(json.dumps({k: round(v, 3) for k, v in as_dict(p).items()}) for p in values) + "\n]\n"
+    reading = read_source_expressions(base, sources, None)
+    rows = [{k: round(v, 3) for k, v in as_dict(p).items()} | ({"uncertain": True} if doubt else {})
+            for p, doubt in zip(reading.values, reading.uncertain)]
+    text = "[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n"
     if args.output is None:
         print(text, end="")
     else:
         args.output.write_text(text)
         print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_eval_expressions(args: argparse.Namespace) -> int:
+    """Per-style state accuracy and mean absolute errors of how source images are read."""
+    from .base_model import load_base
+    from .expression_eval import TABLE_HEAD, base_reader, dedicated_reader, evaluate, rest_reader
+
+    base = load_base(args.base, with_discriminator=False)
+    readers = {}
+    if args.reader.is_file():
+        readers["expression reader"] = dedicated_reader(args.reader, base.cfg.resolution)
+    readers |= {"base read-out": base_reader(base), "rest (trivial answer)": rest_reader}
+    report = {}
+    for label, reader in readers.items():
+        scores = evaluate(reader, args.folders, seed=args.seed)
+        report[label] = [vars(s) for s in scores]
+        if not args.json:
+            print(f"{label}\n{TABLE_HEAD}\n" + "\n".join(s.row() for s in scores) + "\n")
+    if args.json:
+        print(json.dumps(report, indent=1))
+    return 0
+
+
+def cmd_train_reader(args: argparse.Namespace) -> int:
+    """Train the dedicated expression reader on styled procedural heads and export it to ONNX."""
+    from .reader.train import ReaderTrainConfig, export_onnx, train_reader
+
+    logging.getLogger("export.reader").setLevel(logging.INFO)  # its progress lines, without -v
+    cfg = ReaderTrainConfig(sets=args.sets, minutes=args.minutes, threads=args.threads, seed=args.seed)
+    export_onnx(train_reader(args.work, cfg), args.output)
+    print(f"wrote {args.output}")
     return 0
 
 
@@ -221,13 +258,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="json: one {\"step\", \"total\"} object per line on stdout, for other programs")
     c.set_defaults(func=cmd_character)
 
-    c = sub.add_parser("expressions", help="each image's expression (the base model's read-out, else face "
-                       "tracking) as the JSON that character --params reads")
+    c = sub.add_parser("expressions", help="each image's expression (the expression reader, the base model's "
+                       "read-out, else face tracking) as the JSON that character --params reads; "
+                       "\"uncertain\": true marks a doubtful reading")
     c.add_argument("images", type=Path, nargs="+")
     c.add_argument("--base", type=Path, default=DEFAULT_BASE, help="base-model file (default: the embedded one)")
     c.add_argument("--precropped", action="store_true", help="images are face crops already")
     c.add_argument("-o", "--output", type=Path, help="JSON file (default: standard output)")
     c.set_defaults(func=cmd_expressions)
+
+    c = sub.add_parser("eval-expressions", help="how well source images' expressions are read, per drawing "
+                       "style, against labelled drawings (folders of NAME_i.png and NAME.params.json)")
+    c.add_argument("folders", type=Path, nargs="+", help="one folder per drawing style")
+    c.add_argument("--base", type=Path, default=DEFAULT_BASE, help="base-model file (default: the embedded one)")
+    c.add_argument("--reader", type=Path, default=DEFAULT_READER,
+                   help="expression reader (ONNX; default: the shipped one, its row left out where absent)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the order each character's images are read in")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_eval_expressions)
+
+    c = sub.add_parser("train-reader", help="train the expression reader on styled procedural heads (ONNX)")
+    c.add_argument("-o", "--output", type=Path, default=DEFAULT_READER, help="ONNX file (default: the shipped one)")
+    c.add_argument("--work", type=Path, required=True, help="folder for the rendered sets and checkpoints")
+    c.add_argument("--sets", type=int, default=2000, help="training identities (8 expressions each)")
+    c.add_argument("--minutes", type=float, default=18.0, help="wall-clock training budget")
+    c.add_argument("--threads", type=int, default=1)
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(func=cmd_train_reader)
 
     c = sub.add_parser("bench", help="ms/frame of the character graph per preset")
     c.add_argument("--presets", nargs="+", default=["toon", "lpr256"])

@@ -11,11 +11,11 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from .models import FrozenCharacter, LatentPoseModel
+from puppet.bundle import INPUT, OUTPUTS
+
+from .models import FrozenCharacter, FrozenWarpCharacter, LatentPoseModel
 
 OPSET = 17
-INPUT_NAME = "driver"
-OUTPUT_NAMES = ("rgb", "mask", "pose")
 
 
 @dataclass(frozen=True)
@@ -28,30 +28,72 @@ class ParityReport:
         return self.max_rel_error <= self.tolerance
 
 
-def character_graph(model: LatentPoseModel, identity: torch.Tensor) -> FrozenCharacter:
-    """The frozen-identity module in export mode (eval, float32, CPU)."""
-    return FrozenCharacter(model.float().cpu().eval(), identity.float().cpu()).eval()
+def character_graph(model: LatentPoseModel, identity: torch.Tensor, references: torch.Tensor | None = None,
+                    reference_params: torch.Tensor | None = None) -> FrozenCharacter:
+    """The frozen-identity module in export mode (eval, float32, CPU). A warp-head model also
+    freezes in its references (uint8 [R,4,S,S]: RGB and mask at the output side) and their
+    expression parameters [R, NUM_PARAMS]."""
+    model = model.float().cpu().eval()
+    if model.warp is None:
+        return FrozenCharacter(model, identity.float().cpu()).eval()
+    if references is None or reference_params is None:
+        raise ValueError("a warp-head character needs its reference images and their expression parameters")
+    return FrozenWarpCharacter(model, identity.float().cpu(), references.cpu(), reference_params.cpu()).eval()
 
 
 def export_onnx(graph: FrozenCharacter, resolution: int) -> bytes:
-    """ONNX bytes (opset 17) with a dynamic batch axis, constant-folded and checked."""
+    """ONNX bytes (opset 17) with a dynamic batch axis, constant-folded and checked; a warp
+    character's references stored as bytes."""
     dummy = torch.rand(1, 3, resolution, resolution)
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer chatter about constant shapes
         torch.onnx.export(
             graph, (dummy,), buf, opset_version=OPSET, dynamo=False,
-            input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
-            dynamic_axes={name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)},
+            input_names=[INPUT], output_names=list(OUTPUTS),
+            dynamic_axes={name: {0: "batch"} for name in (INPUT, *OUTPUTS)},
             do_constant_folding=True,
         )
     proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto, full_check=True)
+    if isinstance(graph, FrozenWarpCharacter):
+        return store_references_as_bytes(proto.SerializeToString(), graph.references.numpy())
+    return proto.SerializeToString()
+
+
+def store_references_as_bytes(graph_bytes: bytes, references: np.ndarray) -> bytes:
+    """The same graph with a warp character's references stored at a byte per value.
+
+    Constant folding turns the uint8 references and their scaling into one float32 tensor, four
+    times their size; this puts them back as uint8 with a DequantizeLinear (x / 255) in front,
+    which onnxruntime folds again when a session starts. ``references`` uint8 [R,4,S,S]."""
+    proto = onnx.load_from_string(graph_bytes)
+    as_float = references.astype(np.float32) / 255
+    found = 0
+    for init in proto.graph.initializer:
+        if init.data_type != TensorProto.FLOAT or int(np.prod(init.dims)) != references.size:
+            continue
+        values = numpy_helper.to_array(init)
+        if not np.allclose(values.reshape(references.shape), as_float, atol=1e-6):
+            continue
+        name, shape = init.name, values.shape
+        init.CopyFrom(numpy_helper.from_array(references.reshape(shape), f"{name}.u8"))
+        proto.graph.initializer.extend([
+            numpy_helper.from_array(np.array(1 / 255, np.float32), f"{name}.scale"),
+            numpy_helper.from_array(np.array(0, np.uint8), f"{name}.zero")])
+        proto.graph.node.insert(0, helper.make_node("DequantizeLinear", [f"{name}.u8", f"{name}.scale", f"{name}.zero"],
+                                                    [name]))
+        found += 1
+    if found != 1:
+        raise RuntimeError(f"expected the references once among the graph's constants, found them {found} times")
     onnx.checker.check_model(proto, full_check=True)
     return proto.SerializeToString()
 
 
 def to_fp16(graph_bytes: bytes) -> bytes:
-    """The same graph with fp16 weights and arithmetic, keeping float32 inputs and outputs."""
+    """The same graph with fp16 weights and arithmetic, keeping float32 inputs and outputs. For
+    synthesis-head graphs: a warp head's grid coordinates in fp16 move sharp edges by part of a
+    pixel (measured: up to 0.07 on a procedural head), so warp characters stay float32."""
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     proto = onnx.load_from_string(graph_bytes)
@@ -103,8 +145,8 @@ def to_half_storage(graph_bytes: bytes, min_elements: int = 1024) -> bytes:
 def check_parity(graph: FrozenCharacter, graph_bytes: bytes, resolution: int, batch: int = 2,
                  tolerance: float = 1e-4, seed: int = 0, drivers: np.ndarray | None = None) -> ParityReport:
     """Run ``drivers`` [N,3,R,R] (default: ``batch`` random images) through PyTorch and
-    onnxruntime (CPU) and compare."""
-    import onnxruntime as ort
+    onnxruntime (CPU, in a session made as the program makes it) and compare."""
+    from puppet.engine import EngineConfig, make_session
 
     if drivers is not None:
         driver = torch.from_numpy(np.ascontiguousarray(drivers, dtype=np.float32))
@@ -112,7 +154,7 @@ def check_parity(graph: FrozenCharacter, graph_bytes: bytes, resolution: int, ba
         driver = torch.rand(batch, 3, resolution, resolution, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         expected = [t.numpy() for t in graph(driver)]
-    sess = ort.InferenceSession(graph_bytes, providers=["CPUExecutionProvider"])
-    got = sess.run(list(OUTPUT_NAMES), {INPUT_NAME: driver.numpy()})
+    sess = make_session(graph_bytes, [], EngineConfig(device="cpu").threads())
+    got = sess.run(list(OUTPUTS), {INPUT: driver.numpy()})
     err = max(float(np.abs(g - e).max() / max(np.abs(e).max(), 1e-8)) for g, e in zip(got, expected))
     return ParityReport(err, tolerance)

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from puppet.bundle import read_bundle
-
-from .base_model import atomic_write
+from puppet.bundle import INPUT, read_bundle
+from puppet.files import atomic_write
 
 
 class TensorRTUnavailable(RuntimeError):
@@ -36,7 +35,7 @@ def build_engine(bundle_path: Path, out_path: Path, cfg: EngineConfig = EngineCo
             "TensorRT is not installed: install NVIDIA's `tensorrt` Python package on a machine with "
             "an NVIDIA GPU, or let the live program use the CUDA provider") from None
     bundle = read_bundle(bundle_path)
-    res = bundle.manifest.resolution
+    res = bundle.manifest.driver_resolution
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(0)
@@ -50,7 +49,7 @@ def build_engine(bundle_path: Path, out_path: Path, cfg: EngineConfig = EngineCo
         config.set_flag(trt.BuilderFlag.FP16)
     profile = builder.create_optimization_profile()
     shape = (3, res, res)
-    profile.set_shape("driver", (1, *shape), (1, *shape), (cfg.max_batch, *shape))
+    profile.set_shape(INPUT, (1, *shape), (1, *shape), (cfg.max_batch, *shape))
     config.add_optimization_profile(profile)
     plan = builder.build_serialized_network(network, config)
     if plan is None:

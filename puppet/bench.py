@@ -63,7 +63,7 @@ def run_pipeline(engine: Engine, driver: Path, frames: int, mode: Mode, loop: bo
 
 
 def _infer_ms(engine: Engine, runs: int = 30) -> float:
-    r = engine.resolution
+    r = engine.driver_resolution
     driver = np.random.default_rng(0).random((1, 3, r, r), dtype=np.float32)
     times = []
     for _ in range(runs):
@@ -82,7 +82,7 @@ def run_bench(config: BenchConfig) -> dict:
     offline, _ = run_pipeline(cpu, driver, config.frames, Mode.OFFLINE)
     live, _ = run_pipeline(cpu, driver, config.frames, Mode.LIVE)
     report: dict = {
-        "character": cpu.name, "resolution": cpu.resolution, "driver": driver.name,
+        "character": cpu.name, "driver_resolution": cpu.driver_resolution, "output_resolution": cpu.output_resolution, "driver": driver.name,
         "frames": offline.frames_out, "cpu_count": os.cpu_count(), "ort_threads": cpu.config.threads(),
         "stage_ms": {k: round(v, 2) for k, v in live.stage_ms.items()},
         "e2e_fps_cpu": round(offline.fps, 2),

@@ -2,13 +2,18 @@
 
 Layout of the zip:
 - ``manifest.json``: :class:`Manifest` as JSON, with the sha256 of every other member;
-- ``character.onnx``: input ``driver`` float32 [N,3,H,W] RGB in [0,1]; outputs ``rgb``
-  [N,3,H,W] (colour before masking), ``mask`` [N,1,H,W] in [0,1], ``pose`` [N,P];
+- ``character.onnx``: input :data:`INPUT` float32 [N,3,H,H] RGB in [0,1] at the manifest's
+  ``driver_resolution`` H (the model's); outputs :data:`OUTPUTS`: ``rgb`` [N,3,S,S] (colour
+  before masking), ``mask`` [N,1,S,S] in [0,1] at its ``output_resolution`` S (a character drawn
+  from its own images may be drawn sharper than the model's side), ``pose`` [N,P]. This contract
+  is fixed: every graph is exported from the same networks, which take RGB in [0,1], so a
+  manifest does not describe the input encoding;
 - ``character.fp16.onnx`` (optional): the same graph with fp16 weights, same float32 I/O;
 - ``thumbnail.png``.
 
-The export side writes bundles with :func:`write_bundle`; the live side reads them with
-:func:`read_bundle`. Nothing in a bundle is a pickle, so opening a shared character cannot run code.
+The export side writes bundles with :func:`write_bundle` (mode 0644, whole or not at all); the
+live side reads them with :func:`read_bundle`. Nothing in a bundle is a pickle, so opening a
+shared character cannot run code.
 """
 
 from __future__ import annotations
@@ -16,18 +21,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
-FORMAT_VERSION = 1
+from puppet.files import atomic_write
+
+FORMAT_VERSION = 2  # 2: two resolutions, the driver's and the output's
 SUFFIX = ".puppet"
 MANIFEST = "manifest.json"
 GRAPH = "character.onnx"
 GRAPH_FP16 = "character.fp16.onnx"
 THUMBNAIL = "thumbnail.png"
 DRIVING_MODES = ("face", "proxy")
+INPUT = "driver"  # the graph's one input, float32 [N,3,R,R] RGB in [0,1]
+OUTPUTS = ("rgb", "mask", "pose")  # its outputs, in this order
+# Side of the latent-pose face crop as a multiple of the face size: the default a bundle declares,
+# and the crop of faces in driver frames and in a character's source images.
+FACE_CROP_SCALE = 1.8
 
 
 class BundleError(ValueError):
@@ -39,21 +50,22 @@ class Manifest:
     """What a bundle declares about itself: enough for the live side to prepare driver frames.
 
     ``crop_scale`` is the side of the square face crop as a multiple of the face size (``face``
-    mode). ``proxy_seed`` is the procedural identity whose renders drive a ``proxy`` character;
-    it must be the one its pose codes were fine-tuned against.
+    mode). ``proxy_seed`` is the procedural identity whose renders drive a ``proxy`` character:
+    the base model's (from its file), against which the character was fine-tuned. Manifests of
+    earlier versions also list ``input_range`` and ``color_order``; they only ever held the
+    contract's RGB in [0,1] and are ignored like any unknown key.
     """
 
     name: str
     base_preset: str
-    resolution: int
+    driver_resolution: int  # side of the graph's input (the model's)
+    output_resolution: int  # side of its rgb and mask
     driving_mode: str
     pose_dim: int
     num_source_images: int
     created: str
-    crop_scale: float = 1.8
+    crop_scale: float = FACE_CROP_SCALE
     proxy_seed: int = 0
-    input_range: tuple[float, float] = (0.0, 1.0)
-    color_order: str = "RGB"
     format_version: int = FORMAT_VERSION
     members: dict[str, str] = field(default_factory=dict)  # member name -> sha256 hex
 
@@ -68,14 +80,15 @@ class Manifest:
             raise BundleError(f"{source}: manifest.json is not valid JSON ({e})") from None
         if not isinstance(raw, dict):
             raise BundleError(f"{source}: manifest.json must hold a JSON object")
+        if raw.get("format_version", 1) < 2:
+            raise BundleError(f"{source}: a character of bundle format {raw.get('format_version', 1)}, made by an "
+                              f"earlier puppet; rebuild it from its images with puppet-export character")
         known = {f.name for f in fields(cls)}
         required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
         missing = [n for n in required if n not in raw]
         if missing:
             raise BundleError(f"{source}: manifest.json lacks {', '.join(missing)}")
         values = {k: v for k, v in raw.items() if k in known}
-        if "input_range" in values:
-            values["input_range"] = tuple(values["input_range"])
         manifest = cls(**values)
         manifest.validate(source)
         return manifest
@@ -86,8 +99,10 @@ class Manifest:
                               f"program reads ({FORMAT_VERSION}); update puppet")
         if self.driving_mode not in DRIVING_MODES:
             raise BundleError(f"{source}: driving_mode {self.driving_mode!r} is not one of {DRIVING_MODES}")
-        if not (isinstance(self.resolution, int) and 16 <= self.resolution <= 2048):
-            raise BundleError(f"{source}: resolution {self.resolution!r} is not a sane image size")
+        for name in ("driver_resolution", "output_resolution"):
+            side = getattr(self, name)
+            if not (isinstance(side, int) and 16 <= side <= 2048):
+                raise BundleError(f"{source}: {name} {side!r} is not a sane image size")
         if not (isinstance(self.pose_dim, int) and self.pose_dim > 0):
             raise BundleError(f"{source}: pose_dim {self.pose_dim!r} must be a positive integer")
 
@@ -111,7 +126,7 @@ def _sha256(data: bytes) -> str:
 
 def write_bundle(path: str | os.PathLike, manifest: Manifest, graph: bytes, thumbnail: bytes,
                  graph_fp16: bytes | None = None) -> Path:
-    """Write a bundle atomically: a temporary file in the same folder, renamed when complete.
+    """Write a bundle atomically (see :func:`puppet.files.atomic_write`).
 
     The manifest's ``members`` are filled in here from the bytes actually written.
     """
@@ -123,21 +138,14 @@ def write_bundle(path: str | os.PathLike, manifest: Manifest, graph: bytes, thum
         members[GRAPH_FP16] = graph_fp16
     manifest.validate(str(path))
     manifest = Manifest(**{**asdict(manifest), "members": {k: _sha256(v) for k, v in members.items()}})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
-                z.writestr(MANIFEST, manifest.to_json())
-                for name, data in members.items():
-                    z.writestr(name, data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            z.writestr(MANIFEST, manifest.to_json())
+            for name, data in members.items():
+                z.writestr(name, data)
+
+    return atomic_write(path, write)
 
 
 def read_bundle(path: str | os.PathLike) -> Bundle:
@@ -183,6 +191,8 @@ def thumbnail_of(path: str | os.PathLike) -> bytes:
 __all__ = [
     "DRIVING_MODES",
     "FORMAT_VERSION",
+    "INPUT",
+    "OUTPUTS",
     "SUFFIX",
     "Bundle",
     "BundleError",

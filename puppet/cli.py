@@ -5,7 +5,7 @@
                   [--side-by-side] [--background COLOR|IMAGE|none] [--frames N] [--size PX]
                   [--mirror] [--camera-size WxH] [--camera-fps F]
                   [--device auto|tensorrt|cuda|cpu] [--virtual-camera]
-    puppet characters                        list demo and user characters
+    puppet characters                        list demo and user characters (broken ones: why)
     puppet characters import FILE.puppet     validate and copy a bundle into the user library
     puppet bench [--json] [--character C] [--driver VIDEO] [--frames N] [--soak N]
 
@@ -60,33 +60,6 @@ def _progress_printer(total: int | None, quiet: bool = False, stream=sys.stderr)
     return show
 
 
-def _require_pyvirtualcam():
-    try:
-        import pyvirtualcam
-    except ImportError:
-        raise CliError("--virtual-camera needs pyvirtualcam: pip install 'puppet[virtualcam]'") from None
-    return pyvirtualcam
-
-
-def _virtual_camera(fps: float) -> Callable:
-    """A frame sink for the system's virtual camera, opened on the first frame (its size)."""
-    pyvirtualcam = _require_pyvirtualcam()
-    state: dict = {}
-
-    def send(image) -> None:
-        rgb = image[..., :3]
-        cam = state.get("cam")
-        if cam is None:
-            try:
-                cam = state["cam"] = pyvirtualcam.Camera(width=rgb.shape[1], height=rgb.shape[0], fps=fps)
-            except RuntimeError as e:
-                raise CliError(f"virtual camera: no device available ({e})") from None
-        cam.send(rgb)
-
-    send.state = state  # type: ignore[attr-defined]
-    return send
-
-
 def _camera_size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
@@ -102,6 +75,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from puppet.library import resolve_character
     from puppet.pipeline import Mode, Pipeline, PipelineConfig
     from puppet.recording import RecordingConfig, check_output_path
+    from puppet.virtual_camera import VirtualCamera, VirtualCameraError, require_pyvirtualcam
 
     if args.output is None and not args.virtual_camera:
         raise CliError("render: give -o OUT.mp4|OUT.gif (or --virtual-camera)")
@@ -113,7 +87,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         raise CliError(f"--frames must be at least 1, not {args.frames}")
     if args.virtual_camera:
-        _require_pyvirtualcam()
+        require_pyvirtualcam()  # before the slow part
     engine = Engine.load(resolve_character(args.character), EngineConfig(device=args.device))
     if engine.notice and not args.verbose:  # --verbose has logged it already
         print(f"puppet: {engine.notice}", file=sys.stderr)
@@ -127,7 +101,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     known = getattr(source, "frame_count", 0)  # files know their length, cameras do not
     # --verbose logs a timing line every 2 s instead of redrawing a progress bar.
     show = _progress_printer(min(filter(None, (args.frames, known)), default=None), quiet=args.verbose)
-    virtual = _virtual_camera(source.fps) if args.virtual_camera else None
+    virtual = VirtualCamera(source.fps) if args.virtual_camera else None
     failures: list[str] = []
     abort = threading.Event()  # set by Ctrl-C or a failing virtual camera
     done = [0]
@@ -135,8 +109,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     def on_frame(result) -> None:
         if virtual is not None and not abort.is_set():
             try:
-                virtual(result.image)
-            except CliError as e:
+                virtual.send(result.image)
+            except VirtualCameraError as e:
                 failures.append(str(e))
                 abort.set()
         done[0] += 1
@@ -157,9 +131,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         summary = pipe.stop() if abort.is_set() else pipe.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
-        cam = virtual.state.get("cam") if virtual is not None else None  # type: ignore[attr-defined]
-        if cam is not None:
-            cam.close()
+        if virtual is not None:
+            virtual.close()
     show(done[0], final=True)
     return _report(summary, args.driver, failures[0] if failures else None, abort.is_set())
 
@@ -193,7 +166,7 @@ def cmd_characters(args: argparse.Namespace) -> int:
     if not entries:
         print(f"no characters (the user library is {user_characters_dir()})")
     for e in entries:
-        print(f"{e.name:24s} {e.origin:5s} {e.path}")
+        print(f"{e.name:24s} {e.origin:5s} {e.path}" + (f"  BROKEN: {e.problem}" if e.problem else ""))
     return 0
 
 
@@ -240,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--side-by-side", action="store_true", help="put the driver frame beside the character")
     r.add_argument("--background", default="green", help="colour name, #rrggbb, r,g,b, image path, or none")
     r.add_argument("--frames", type=int, help="stop after this many frames")
-    r.add_argument("--size", type=int, default=256, help="side of the character picture in pixels")
+    r.add_argument("--size", type=int, default=None,
+                   help="side of the character picture in pixels (default: the side the character draws at)")
     r.add_argument("--mirror", action="store_true", help="mirror the driver (selfie view)")
     r.add_argument("--camera-size", default="640x480", help="camera resolution to ask for, WIDTHxHEIGHT")
     r.add_argument("--camera-fps", type=float, default=30.0, help="camera frame rate to ask for")
@@ -276,9 +250,10 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from puppet.library import LibraryError
     from puppet.pipeline import PipelineError
     from puppet.recording import RecordingError
+    from puppet.virtual_camera import VirtualCameraError
 
     return (CliError, AssetError, BundleError, CaptureError, BackgroundError, EngineError, LibraryError,
-            PipelineError, RecordingError)
+            PipelineError, RecordingError, VirtualCameraError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,7 +4,7 @@ Public API::
 
     Background.color((r, g, b)) | Background.image(rgb uint8 [H,W,3]) | Background.transparent()
     parse_background(spec: str) -> Background     # "none", "#00ff00", "green", "0,255,0", a path
-    ComposeConfig(background=Background.color(GREEN), size=256, side_by_side=False)
+    ComposeConfig(background=Background.color(GREEN), size=None, side_by_side=False)  # None: the output side
     compose(rgb float32 [3,R,R], mask float32 [1,R,R], camera uint8 [H,W,3] | None,
             config) -> uint8 [S,S,3]  (or [S,S,4] RGBA with a transparent background;
                                         [S,S+W',C] with side_by_side)
@@ -83,10 +83,11 @@ def parse_background(spec: str) -> Background:
 @dataclass(frozen=True)
 class ComposeConfig:
     """``size``: side of the square character picture in the output (the graph's output is
-    upscaled to it); ``side_by_side``: the camera frame, scaled to the same height, on the right."""
+    scaled to it; None: the side the character draws at, its bundle's output resolution);
+    ``side_by_side``: the camera frame, scaled to the same height, on the right."""
 
     background: Background = field(default_factory=lambda: Background.of_color(GREEN))
-    size: int = 256
+    size: int | None = None
     side_by_side: bool = False
 
 
@@ -108,15 +109,20 @@ class Compositor:
 
     def __init__(self, config: ComposeConfig):
         self.config = config
-        self._picture = None
-        if config.background.kind == "image":
-            assert config.background.picture is not None
-            self._picture = _fit_square(config.background.picture, config.size).astype(np.float32)
+        self._picture: np.ndarray | None = None  # the background image, fitted to the picture's side
         self._colour = np.asarray(config.background.color, np.float32)
+
+    def _backdrop(self, size: int) -> np.ndarray:
+        if self.config.background.kind != "image":
+            return self._colour
+        if self._picture is None or self._picture.shape[0] != size:
+            assert self.config.background.picture is not None
+            self._picture = _fit_square(self.config.background.picture, size).astype(np.float32)
+        return self._picture
 
     def compose(self, rgb: np.ndarray, mask: np.ndarray, camera: np.ndarray | None) -> np.ndarray:
         """rgb float32 [3,R,R], mask float32 [1,R,R] -> uint8 [S,S,3|4] (+ camera panel)."""
-        size = self.config.size
+        size = self.config.size or rgb.shape[-1]
         colour = np.clip(rgb, 0.0, 1.0).transpose(1, 2, 0)  # [3,R,R] -> [R,R,3]
         alpha = np.clip(mask[0], 0.0, 1.0)  # [1,R,R] -> [R,R]
         kind = self.config.background.kind
@@ -128,8 +134,7 @@ class Compositor:
             out[..., :3] = colour * 255.0 + 0.5
             out[..., 3] = alpha * 255.0 + 0.5
         else:
-            backdrop = self._picture if kind == "image" else self._colour
-            out = (colour * (255.0 * a) + backdrop * (1.0 - a) + 0.5).astype(np.uint8)
+            out = (colour * (255.0 * a) + self._backdrop(size) * (1.0 - a) + 0.5).astype(np.uint8)
         out = _scale(out, size)
         if self.config.side_by_side and camera is not None:
             out = _beside(out, camera)

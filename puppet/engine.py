@@ -17,8 +17,12 @@ providers even on a machine without a GPU and quietly falls back to the CPU when
   graph when it has one and ``EngineConfig.fp16`` is set.
 - **CPU**: the float32 graph on ``EngineConfig.threads()`` threads.
 
-A missing or unusable GPU is never an exception: the engine runs on the CPU, logs a warning
-and keeps the reason in ``Engine.notice``.
+A missing or unusable GPU is never an exception: the engine runs on the CPU and says why in
+``Engine.notice`` (and a log warning) the first time that reason comes up in the process; for a
+later load with the same reason (the next character) ``notice`` is None: the user knows already.
+
+Every onnxruntime session of the project, the export side's checks and benchmarks included,
+comes from :func:`make_session`, so that what is measured is what the program runs.
 
 Public API::
 
@@ -43,12 +47,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from puppet.bundle import GRAPH, Bundle, read_bundle
+from puppet.bundle import GRAPH, INPUT, OUTPUTS, Bundle, Manifest, read_bundle
 
 log = logging.getLogger(__name__)
 
-INPUT = "driver"
-OUTPUTS = ("rgb", "mask", "pose")
 PROVIDER_NAMES = {
     "TensorrtExecutionProvider": "TensorRT",
     "CUDAExecutionProvider": "CUDA",
@@ -57,6 +59,9 @@ PROVIDER_NAMES = {
 DEVICES = ("auto", "tensorrt", "cuda", "cpu")
 # onnxruntime's default logger severity (warning); restored after the quiet provider probes.
 _ORT_DEFAULT_SEVERITY = 2
+# Notices already given in this process: a user who switches characters is told once.
+_told: set[str] = set()
+_told_lock = threading.Lock()
 
 
 class EngineError(RuntimeError):
@@ -140,7 +145,7 @@ def _trt_options(config: EngineConfig, bundle: Bundle) -> dict[str, str]:
         root = Path(platformdirs.user_cache_dir("puppet", appauthor=False)) / "tensorrt"
     cache = root / bundle.manifest.members.get(GRAPH, "unknown")[:16]
     cache.mkdir(parents=True, exist_ok=True)
-    r = bundle.manifest.resolution
+    r = bundle.manifest.driver_resolution
     shape = f"{INPUT}:1x3x{r}x{r}"  # the live path runs batch 1; one optimisation profile
     return {
         "trt_fp16_enable": "1" if config.fp16 else "0",
@@ -157,12 +162,11 @@ def _trt_options(config: EngineConfig, bundle: Bundle) -> dict[str, str]:
 class _BoundRunner:
     """CUDA IOBinding over fixed device buffers for batch 1 (what CUDA graph replay needs)."""
 
-    def __init__(self, session: ort.InferenceSession, resolution: int, pose_dim: int):
+    def __init__(self, session: ort.InferenceSession, manifest: Manifest):
         self.session = session
-        self.input = ort.OrtValue.ortvalue_from_shape_and_type(
-            [1, 3, resolution, resolution], np.float32, "cuda", 0)
-        shapes = {"rgb": [1, 3, resolution, resolution], "mask": [1, 1, resolution, resolution],
-                  "pose": [1, pose_dim]}
+        r, s = manifest.driver_resolution, manifest.output_resolution
+        self.input = ort.OrtValue.ortvalue_from_shape_and_type([1, 3, r, r], np.float32, "cuda", 0)
+        shapes = {"rgb": [1, 3, s, s], "mask": [1, 1, s, s], "pose": [1, manifest.pose_dim]}
         self.outputs = {name: ort.OrtValue.ortvalue_from_shape_and_type(shapes[name], np.float32, "cuda", 0)
                         for name in OUTPUTS}
         self.binding = session.io_binding()
@@ -192,8 +196,14 @@ class Engine:
         self.provider = PROVIDER_NAMES.get(session.get_providers()[0], session.get_providers()[0])
 
     @property
-    def resolution(self) -> int:
-        return self.manifest.resolution
+    def driver_resolution(self) -> int:
+        """Side of the driver image the graph takes."""
+        return self.manifest.driver_resolution
+
+    @property
+    def output_resolution(self) -> int:
+        """Side of the picture (rgb, mask) it draws."""
+        return self.manifest.output_resolution
 
     @property
     def name(self) -> str:
@@ -208,21 +218,23 @@ class Engine:
         config = config or EngineConfig()
         bundle = source if isinstance(source, Bundle) else read_bundle(source)
         session, notice, bound = _open(bundle, config)
-        engine = cls(bundle, session, config, notice, bound)
-        if notice:
-            log.warning("%s: %s", bundle.path, notice)
+        engine = cls(bundle, session, config, _first_time(notice), bound)
+        if engine.notice:
+            log.warning("%s: %s", bundle.path, engine.notice)
+        elif notice:
+            log.debug("%s: %s", bundle.path, notice)
         engine.warmup()
         return engine
 
     def warmup(self) -> None:
-        r = self.resolution
+        r = self.driver_resolution
         driver = np.full((1, 3, r, r), 0.5, dtype=np.float32)
         for _ in range(self.config.warmup_runs):
             self.run(driver)
 
     def run(self, driver: np.ndarray) -> EngineOutput:
         """driver: float32 [N,3,R,R] RGB in [0,1] -> EngineOutput (rgb, mask, pose)."""
-        r = self.resolution
+        r = self.driver_resolution
         if driver.ndim != 4 or driver.shape[1:] != (3, r, r):
             raise ValueError(f"{self.bundle.path}: driver must be [N,3,{r},{r}], got {list(driver.shape)}")
         driver = np.ascontiguousarray(driver, dtype=np.float32)
@@ -243,6 +255,17 @@ class Engine:
             self._bound = None
 
 
+def _first_time(notice: str | None) -> str | None:
+    """``notice`` the first time it is given in this process, else None."""
+    if notice is None:
+        return None
+    with _told_lock:
+        if notice in _told:
+            return None
+        _told.add(notice)
+        return notice
+
+
 def _open(bundle: Bundle, config: EngineConfig) -> tuple[ort.InferenceSession, str | None, _BoundRunner | None]:
     """Try the providers the config allows, best first; return the session that really runs."""
     available = set(ort.get_available_providers())
@@ -258,8 +281,8 @@ def _open(bundle: Bundle, config: EngineConfig) -> tuple[ort.InferenceSession, s
                 if config.device == "tensorrt":
                     reasons.append("TensorRT libraries are not installed")
                 continue
-            attempt = _try_gpu(bundle, bundle.graph, "TensorrtExecutionProvider",
-                               _trt_options(config, bundle), threads)
+            trt = _try_gpu(bundle.graph, "TensorrtExecutionProvider", _trt_options(config, bundle), threads)
+            attempt = trt if isinstance(trt, str) else (trt, None)
         else:
             if "CUDAExecutionProvider" not in available:
                 reasons.append("this onnxruntime build has no CUDA provider")
@@ -281,43 +304,40 @@ def _create(bundle: Bundle, graph: bytes, providers: Sequence[ProviderSpec], thr
         raise EngineError(f"{bundle.path}: onnxruntime cannot load the character graph ({e})") from None
 
 
-def _quiet_create(bundle: Bundle, graph: bytes, providers: Sequence[ProviderSpec], threads: int) -> ort.InferenceSession:
+def _try_gpu(graph: bytes, provider: str, options: dict[str, str], threads: int) -> ort.InferenceSession | str:
+    """A session that really runs on ``provider``, or the reason there is none."""
     # A provider whose libraries are missing logs a screenful of errors; the notice says it once.
     ort.set_default_logger_severity(4)
     try:
-        return _create(bundle, graph, providers, threads)
+        session = make_session(graph, [(provider, options)], threads)
+    except Exception as e:  # a provider that loads but cannot start (no such device, no memory);
+        # a graph that is bad in itself fails again on the CPU, which reports it
+        return f"{PROVIDER_NAMES[provider]} provider failed to start ({str(e).strip()[:200]})"
     finally:
         ort.set_default_logger_severity(_ORT_DEFAULT_SEVERITY)
-
-
-def _try_gpu(bundle: Bundle, graph: bytes, provider: str, options: dict[str, str],
-             threads: int) -> tuple[ort.InferenceSession, None] | str:
-    session = _quiet_create(bundle, graph, [(provider, options)], threads)
     if session.get_providers()[0] != provider:
         return f"{PROVIDER_NAMES[provider]} provider did not load (no usable GPU or its libraries are missing)"
-    return session, None
+    return session
 
 
 def _open_cuda(bundle: Bundle, config: EngineConfig, threads: int) -> tuple[ort.InferenceSession, _BoundRunner | None] | str:
     graph = bundle.graph_fp16 if (config.fp16 and bundle.graph_fp16 is not None) else bundle.graph
     m = bundle.manifest
     if config.cuda_graph:
-        attempt = _try_gpu(bundle, graph, "CUDAExecutionProvider", {"enable_cuda_graph": "1"}, threads)
-        if isinstance(attempt, str):
-            return attempt
-        session = attempt[0]
+        session = _try_gpu(graph, "CUDAExecutionProvider", {"enable_cuda_graph": "1"}, threads)
+        if isinstance(session, str):
+            return session
         try:
-            bound = _BoundRunner(session, m.resolution, m.pose_dim)
-            bound.run(np.zeros((1, 3, m.resolution, m.resolution), np.float32))  # captures the graph
+            bound = _BoundRunner(session, m)
+            bound.run(np.zeros((1, 3, m.driver_resolution, m.driver_resolution), np.float32))  # captures the graph
             return session, bound
         except Exception as e:  # capture refuses graphs with CPU-only nodes; run without it
             log.info("%s: CUDA graph capture unavailable (%s); running CUDA without it", bundle.path, e)
-    attempt = _try_gpu(bundle, graph, "CUDAExecutionProvider", {}, threads)
-    if isinstance(attempt, str):
-        return attempt
-    session = attempt[0]
+    session = _try_gpu(graph, "CUDAExecutionProvider", {}, threads)
+    if isinstance(session, str):
+        return session
     try:
-        return session, _BoundRunner(session, m.resolution, m.pose_dim)
+        return session, _BoundRunner(session, m)
     except Exception as e:  # no device buffers: fall back to plain run, still on CUDA
         log.info("%s: IOBinding unavailable (%s)", bundle.path, e)
         return session, None

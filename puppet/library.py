@@ -7,7 +7,7 @@ The user library is a folder of ``.puppet`` files in the platform's data directo
 Public API::
 
     user_characters_dir() -> Path
-    list_characters() -> list[CharacterEntry]          # demo first, then user, by name
+    list_characters() -> list[CharacterEntry]          # demo first, then user, by name; broken ones say why
     resolve_character(spec: str | Path) -> Path        # a library name or a path to a .puppet
     import_character(path: str | Path, overwrite: bool = False) -> CharacterEntry
 """
@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 from puppet.assets import demo_characters
 from puppet.bundle import SUFFIX, BundleError, read_bundle
+from puppet.files import atomic_write
 
 DATA_DIR_ENV = "PUPPET_DATA_DIR"
 
@@ -35,6 +36,7 @@ class CharacterEntry:
     name: str  # the file stem: what ``--character`` accepts
     path: Path
     origin: str  # "demo" | "user"
+    problem: str | None = None  # why the bundle cannot be used (broken, truncated...), else None
 
 
 def data_dir() -> Path:
@@ -50,13 +52,38 @@ def user_characters_dir() -> Path:
     return data_dir() / "characters"
 
 
-def list_characters() -> list[CharacterEntry]:
-    """Demo characters, then the user's; a user file with a demo's name is listed as well."""
+def _character_files() -> list[CharacterEntry]:
     entries = [CharacterEntry(p.stem, p, "demo") for p in demo_characters()]
     user = user_characters_dir()
     if user.is_dir():
         entries += [CharacterEntry(p.stem, p, "user") for p in sorted(user.glob(f"*{SUFFIX}"))]
     return entries
+
+
+def list_characters() -> list[CharacterEntry]:
+    """Demo characters, then the user's; a user file with a demo's name is listed as well. Each
+    bundle is validated as loading it would (its ``problem`` says what is wrong)."""
+    return [replace(e, problem=bundle_problem(e.path)) for e in _character_files()]
+
+
+def bundle_problem(path: Path) -> str | None:
+    """What makes a bundle unusable, without its path (the reader's message), or None."""
+    try:
+        stat = path.stat()
+    except OSError as e:
+        return f"cannot read the file ({e.strerror or e})"
+    return _checked(path, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _checked(path: Path, size: int, mtime_ns: int) -> str | None:
+    """A full read checks every member's checksum: done once per version of a file (size and
+    mtime are part of the key), not on every listing."""
+    try:
+        read_bundle(path)
+    except BundleError as e:
+        return str(e).removeprefix(f"{path}: ")
+    return None
 
 
 def resolve_character(spec: str | os.PathLike) -> Path:
@@ -66,9 +93,10 @@ def resolve_character(spec: str | os.PathLike) -> Path:
         return path
     if path.suffix == SUFFIX or os.sep in str(spec):
         raise LibraryError(f"{path}: no such character file")
-    matches = [e for e in list_characters() if e.name == str(spec)]
+    # Not validated here: loading the chosen file reports what is wrong with it.
+    matches = [e for e in _character_files() if e.name == str(spec)]
     if not matches:
-        known = ", ".join(sorted({e.name for e in list_characters()})) or "none"
+        known = ", ".join(sorted({e.name for e in _character_files()})) or "none"
         raise LibraryError(f"{spec}: no character of that name (known: {known})")
     user = [e for e in matches if e.origin == "user"]
     return (user or matches)[0].path
@@ -88,15 +116,8 @@ def import_character(path: str | os.PathLike, overwrite: bool = False) -> Charac
     if dest.exists() and not overwrite:
         raise LibraryError(f"{dest}: a character of that name is already in the library")
     try:
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        # Copy next to the destination, then rename: an interrupted import leaves no half bundle.
-        fd, tmp = tempfile.mkstemp(prefix=f".{src.stem}.", suffix=".partial", dir=dest_dir)
-        os.close(fd)
-        try:
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        # An interrupted import leaves no half bundle; the copy gets the usual 0644, not the source's mode.
+        atomic_write(dest, lambda tmp: shutil.copyfile(src, tmp))
     except OSError as e:
         raise LibraryError(f"{dest}: cannot copy character into the library ({e.strerror or e})") from None
     return CharacterEntry(dest.stem, dest, "user")

@@ -102,3 +102,39 @@ def sample(rng: np.random.Generator, spread: float = 1.0) -> np.ndarray:
     elif r < 0.6:
         vec[INDEX["eye_open_r"]] = np.clip(vec[INDEX["eye_open_l"]] + rng.normal(0, 0.1), 0, 1.3)
     return clip(vec)
+
+
+# What a face's expression is made of: the slots a preset sets (the rest, head pose and gaze, stay
+# as they were read).
+FACE_NAMES: tuple[str, ...] = ("eye_open_l", "eye_open_r", "brow_l", "brow_r", "mouth_open", "smile", "mouth_width")
+
+# Expression presets for correcting a source image's reading with one click, in the order of the
+# number keys 1..9, 0. Each names only what differs from rest; the values are those of the labelled
+# drawings the readings are measured on (eyes 1.25 = white around the pupil; a small open mouth 0.35).
+PRESETS: dict[str, dict[str, float]] = {
+    "rest": {},
+    "blink": {"eye_open_l": 0.0, "eye_open_r": 0.0},
+    "wink left": {"eye_open_l": 0.0},
+    "wink right": {"eye_open_r": 0.0},
+    "mouth open": {"mouth_open": 0.35},
+    "wide open": {"eye_open_l": 1.25, "eye_open_r": 1.25, "brow_l": 0.8, "brow_r": 0.8, "mouth_open": 0.7},
+    "smile": {"smile": 0.8},
+    "frown": {"smile": -0.8},
+    "brows up": {"brow_l": 0.8, "brow_r": 0.8},
+    "brows down": {"brow_l": -0.9, "brow_r": -0.9},
+}
+
+
+def with_preset(params: np.ndarray, preset: str, add: bool = False) -> np.ndarray:
+    """``params`` with an expression preset applied: the face (:data:`FACE_NAMES`) at rest with the
+    preset's values, or (``add``) the preset's values set on the face as it is, to combine two.
+    Head pose and gaze are kept either way."""
+    if preset not in PRESETS:
+        raise KeyError(f"unknown expression preset {preset!r}; known: {', '.join(PRESETS)}")
+    out = np.asarray(params, dtype=np.float32).reshape(NUM_PARAMS).copy()
+    if not add:
+        for name in FACE_NAMES:
+            out[INDEX[name]] = REST[INDEX[name]]
+    for name, value in PRESETS[preset].items():
+        out[INDEX[name]] = value
+    return out

@@ -15,7 +15,7 @@ ADVENTURER = ASSETS / "sources" / "adventurer"
 DEMO_CLIP = ASSETS / "driver" / "demo.mp4"
 
 
-def make_tiny_base(path: Path, driving_mode: str) -> Path:
+def make_tiny_base(path: Path, driving_mode: str, preset: str = "tiny") -> Path:
     """A `tiny` preset base model (32x32) with random weights, saved like any base model."""
     import torch
 
@@ -23,8 +23,8 @@ def make_tiny_base(path: Path, driving_mode: str) -> Path:
     from export.models import Discriminator, LatentPoseModel, get_config
 
     torch.manual_seed(0)
-    cfg = get_config("tiny", driving_mode=driving_mode)
-    return save_base(BaseModel(LatentPoseModel(cfg).eval(), Discriminator(cfg), preset="tiny"), path)
+    cfg = get_config(preset, driving_mode=driving_mode)
+    return save_base(BaseModel(LatentPoseModel(cfg).eval(), Discriminator(cfg), preset=preset), path)
 
 
 def make_tiny_bundle(tmp: Path, driving_mode: str) -> Path:

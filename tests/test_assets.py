@@ -68,7 +68,7 @@ def test_the_demo_characters_are_proxy_characters_of_the_base():
 
 
 def _sources(name: str):
-    from export.sources import load_sources
+    from puppet.sources import load_sources
 
     pattern, params_file, precropped = SOURCES[name]
     paths = sorted(ASSETS.glob(pattern))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import zipfile
 
@@ -22,8 +23,9 @@ from puppet.bundle import (
 def test_bundle_contents(tiny_bundle):
     b = read_bundle(tiny_bundle)
     m = b.manifest
-    assert (m.name, m.base_preset, m.resolution, m.driving_mode) == ("tiny-proxy", "tiny", 32, "proxy")
-    assert m.num_source_images == 2 and m.format_version == 1 and m.created
+    assert (m.name, m.base_preset, m.driver_resolution, m.output_resolution, m.driving_mode) == \
+        ("tiny-proxy", "tiny", 32, 32, "proxy")
+    assert m.num_source_images == 2 and m.format_version == 2 and m.created
     assert set(m.members) == {"character.onnx", "character.fp16.onnx", "thumbnail.png"}
     assert b.thumbnail.startswith(b"\x89PNG")
     sess = ort.InferenceSession(b.graph, providers=["CPUExecutionProvider"])
@@ -70,15 +72,15 @@ def test_bad_manifest(tiny_bundle, tmp_path):
     with pytest.raises(BundleError, match="driving_mode 'telepathy'"):
         read_bundle(bad)
     newer = tmp_path / "newer.puppet"
-    m = zipfile.ZipFile(tiny_bundle).read(MANIFEST).decode().replace('"format_version": 1', '"format_version": 99')
+    m = zipfile.ZipFile(tiny_bundle).read(MANIFEST).decode().replace('"format_version": 2', '"format_version": 99')
     _rewrite(tiny_bundle, newer, MANIFEST, m.encode())
     with pytest.raises(BundleError, match="newer"):
         read_bundle(newer)
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
-    manifest = Manifest(name="x", base_preset="tiny", resolution=32, driving_mode="face", pose_dim=4,
-                        num_source_images=1, created="now")
+    manifest = Manifest(name="x", base_preset="tiny", driver_resolution=32, output_resolution=32, driving_mode="face",
+                        pose_dim=4, num_source_images=1, created="now")
     target = tmp_path / "x.puppet"
 
     def boom(self, name, data, *a, **k):
@@ -109,3 +111,34 @@ def test_overwrite_keeps_old_bundle_until_new_one_is_complete(tiny_bundle, tmp_p
         write_bundle(target, manifest, b"g", b"t", graph_fp16=b"h")
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.puppet"]
+
+
+def test_bundles_and_imported_copies_are_readable_by_everyone(tiny_bundle, tmp_path, monkeypatch):
+    import os
+    import stat
+
+    from puppet.library import import_character
+
+    b = read_bundle(tiny_bundle)
+    written = write_bundle(tmp_path / "shared.puppet", b.manifest, b.graph, b.thumbnail)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o644
+    os.chmod(written, 0o600)  # a private file (as earlier versions wrote them) ...
+    monkeypatch.setenv("PUPPET_DATA_DIR", str(tmp_path / "data"))
+    imported = import_character(written)
+    assert stat.S_IMODE(imported.path.stat().st_mode) == 0o644  # ... is imported as an ordinary one
+    assert imported.path.read_bytes() == written.read_bytes()
+
+
+def test_bundles_of_the_first_format_are_refused_with_a_word_to_rebuild(tiny_bundle, tmp_path):
+    """Format 1 had one resolution (and declared the input encoding, ``input_range`` and
+    ``color_order``, which only ever was the contract's RGB in [0,1])."""
+    raw = json.loads(zipfile.ZipFile(tiny_bundle).read(MANIFEST))
+    raw.pop("driver_resolution"), raw.pop("output_resolution")
+    raw.update(format_version=1, resolution=32, input_range=[0.0, 1.0], color_order="RGB")
+    old = tmp_path / "old.puppet"
+    _rewrite(tiny_bundle, old, MANIFEST, json.dumps(raw).encode())
+    with pytest.raises(BundleError, match="old.puppet.*format 1.*rebuild"):
+        read_bundle(old)
+    m = Manifest(name="x", base_preset="tiny", driver_resolution=32, output_resolution=32, driving_mode="face",
+                 pose_dim=4, num_source_images=1, created="now")
+    assert not {"input_range", "color_order", "resolution"} & set(json.loads(m.to_json()))

@@ -13,8 +13,8 @@ from conftest import ADVENTURER
 from PIL import Image
 
 from export.base_model import load_base
-from export.sources import load_sources
 from puppet.bundle import read_bundle
+from puppet.sources import load_sources
 
 
 def character(*args):
@@ -91,6 +91,7 @@ def test_grayscale_and_rgb_inputs(tiny_base, tmp_path):
     run = character("--base", tiny_base, gray, flat, "-o", tmp_path / "two.puppet", "--iterations", "0",
                     "--precropped")
     assert run.returncode == 0, run.stderr
+    assert f"{gray}: the image is grayscale" in run.stderr and f"{flat}: the image is grayscale" not in run.stderr
     src = load_sources([flat], 64, precropped=True)
     area = float((src.masks > 0.5).mean())
     assert 0.2 < area < 0.8  # the estimated mask found the drawing on its flat background
@@ -120,10 +121,12 @@ def test_no_images_and_missing_base(tiny_base, tmp_path):
     assert run.returncode == 1 and "nope.safetensors" in run.stderr
 
 
-def test_many_images_allowed_with_note(tiny_base, tmp_path):
+def test_more_than_sixteen_images_are_refused_with_the_reason(tiny_base, tmp_path):
     images = sorted(ADVENTURER.glob("*.png"))[:17]
-    src = load_sources(images, 32, precropped=True)
-    assert len(src.paths) == 17 and any("17 images" in w for w in src.warnings)
+    out = tmp_path / "x.puppet"
+    run = character("--base", tiny_base, *images, "-o", out, "--iterations", "0", "--precropped")
+    assert run.returncode == 1 and "17 images given; a character takes at most 16" in run.stderr
+    assert "Traceback" not in run.stderr and not out.exists()
 
 
 def test_tensorrt_absent_is_a_clear_error(tiny_bundle, tmp_path):
@@ -162,9 +165,46 @@ def test_expressions_command_writes_what_params_reads(tiny_base, tmp_path):
     out = tmp_path / "expressions.json"
     assert main(["expressions", "--base", str(tiny_base), "--precropped", *map(str, images), "-o", str(out)]) == 0
     values = json.loads(out.read_text())
-    assert len(values) == 3 and all(set(v) == set(P.PARAM_NAMES) for v in values)
+    assert len(values) == 3 and all(set(v) - {"uncertain"} == set(P.PARAM_NAMES) for v in values)
     values[1] = None
     out.write_text(json.dumps(values))
     given = _read_params(out, 3)
     assert np.isnan(given[1]).all() and not np.isnan(given[[0, 2]]).any()
-    np.testing.assert_allclose(given[0], P.from_dict(values[0]))
+    np.testing.assert_allclose(given[0], P.from_dict({k: v for k, v in values[0].items() if k != "uncertain"}))
+
+
+def test_the_proxy_seed_goes_from_the_base_file_into_the_bundle_and_its_measures(tiny_base, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from export.base_model import UNSTORED_PROXY_SEED, read_metadata, save_base
+    from export.character import CharacterOptions, make_character
+    from export.train.evaluate import follow_pictures
+    from export.train.renders import proxy_render
+    from puppet import params as P
+
+    base = load_base(tiny_base)
+    base.proxy_seed = 7
+    seven = save_base(base, tmp_path / "seven.safetensors")
+    assert read_metadata(seven)["proxy_seed"] == "7" and load_base(seven).proxy_seed == 7
+    out = make_character(seven, [ADVENTURER / "mina_0.png"], tmp_path / "seven.puppet",
+                         CharacterOptions(name="seven", iterations=0, precropped=True, fp16=False))
+    assert read_bundle(out).manifest.proxy_seed == 7
+    drivers, pictures, seed = follow_pictures(out)  # measured with the proxy that drives it live
+    assert seed == 7 and pictures.shape == drivers.shape
+    np.testing.assert_array_equal(drivers[0], proxy_render(P.neutral(), 32, 7))
+    assert np.abs(drivers[0] - proxy_render(P.neutral(), 32, 0)).mean() > 0.01
+    # A file from before the seed was stored: the seed every base was trained with until then.
+    meta = {k: v for k, v in read_metadata(tiny_base).items() if k != "proxy_seed"}
+    older = tmp_path / "older.safetensors"
+    save_file(load_file(str(tiny_base)), str(older), metadata=meta)
+    assert load_base(older).proxy_seed == UNSTORED_PROXY_SEED == 0
+
+
+def test_the_shipped_base_and_its_characters_agree_on_the_proxy_seed():
+    from conftest import ASSETS
+
+    from puppet.assets import DEFAULT_BASE
+
+    seed = load_base(DEFAULT_BASE, with_discriminator=False).proxy_seed
+    assert seed == 0
+    assert {read_bundle(p).manifest.proxy_seed for p in (ASSETS / "characters").glob("*.puppet")} == {seed}

@@ -11,9 +11,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+
 from conftest import DEMO_CLIP, REPO
 from PIL import Image
 
+from puppet.bundle import read_bundle
 from puppet.cli import main
 
 
@@ -109,7 +111,8 @@ def test_render_demo_clip_to_mp4(tiny_bundle, tmp_path):
         s = c.streams.video[0]
         frames = sum(1 for _ in c.decode(s))
         duration = float(c.duration) / av.time_base
-        assert (s.width, s.height) == (256, 256) and s.codec_context.name == "h264"
+        side = read_bundle(tiny_bundle).manifest.output_resolution  # the side the character draws at
+        assert (s.width, s.height) == (side, side) and s.codec_context.name == "h264"
     assert frames == 24
     assert duration == pytest.approx(24 / clip_fps(), abs=0.1)
 

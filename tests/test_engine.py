@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -29,7 +33,7 @@ def drivers(n: int, side: int) -> np.ndarray:
 
 
 def test_runs_the_graph_like_a_plain_session(engine, tiny_face_bundle):
-    r = engine.resolution
+    r = engine.driver_resolution
     x = drivers(2, r)
     out = engine.run(x)
     assert out.rgb.shape == (2, 3, r, r) and out.mask.shape == (2, 1, r, r)
@@ -43,7 +47,10 @@ def test_runs_the_graph_like_a_plain_session(engine, tiny_face_bundle):
     np.testing.assert_allclose(out.pose, pose, atol=1e-6)
 
 
-def test_reports_the_provider_that_actually_runs(tiny_face_bundle):
+def test_reports_the_provider_that_actually_runs(tiny_face_bundle, monkeypatch):
+    import puppet.engine
+
+    monkeypatch.setattr(puppet.engine, "_told", set())  # nothing told yet in this process
     e = Engine.load(tiny_face_bundle)  # auto: TensorRT, CUDA, CPU
     assert e.provider == PROVIDER_NAMES[e._session.get_providers()[0]]
     if e.provider == "CPU":  # no usable GPU here: a notice, never an exception
@@ -52,13 +59,36 @@ def test_reports_the_provider_that_actually_runs(tiny_face_bundle):
         assert e.notice is None
 
 
+# Loads a bundle twice with no GPU visible to CUDA (whatever the machine has); prints what it saw.
+_HIDDEN_GPU = """
+import json, logging, sys
+import numpy as np
+from puppet.engine import Engine, EngineConfig
+logging.basicConfig(level=logging.WARNING, format="LOG %(message)s")
+first, second = (Engine.load(sys.argv[1], EngineConfig(device=sys.argv[2])) for _ in range(2))
+out = second.run(np.full((1, 3, second.driver_resolution, second.driver_resolution), 0.5, np.float32))
+print(json.dumps({"providers": [first.provider, second.provider], "notices": [first.notice, second.notice],
+                  "shape": list(out.rgb.shape)}))
+"""
+
+
 @pytest.mark.parametrize("device", ["cuda", "tensorrt"])
-def test_a_gpu_device_that_is_not_there_falls_back_to_cpu(tiny_face_bundle, device, caplog):
-    e = Engine.load(tiny_face_bundle, EngineConfig(device=device))
-    if e.provider == "CPU":
-        assert e.notice and e.notice.startswith("running on the CPU")
-        assert any(e.notice in rec.getMessage() for rec in caplog.records)  # logged as well
-        assert e.run(drivers(1, e.resolution)).rgb.shape[0] == 1
+def test_a_gpu_device_that_is_not_there_falls_back_to_cpu(tiny_face_bundle, device):
+    """With CUDA shown no device the engine runs on the CPU, tells why once per process (the
+    next character loaded says nothing) and logs it once; a fresh process, so that no GPU is
+    already initialised in it."""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    run = subprocess.run([sys.executable, "-c", _HIDDEN_GPU, str(tiny_face_bundle), device],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["providers"] == ["CPU", "CPU"]
+    notice, again = seen["notices"]
+    assert notice.startswith("running on the CPU: ") and again is None
+    assert {"cuda": "CUDA", "tensorrt": "TensorRT"}[device] in notice
+    assert [line for line in run.stderr.splitlines() if line.startswith("LOG ")] == \
+        [f"LOG {tiny_face_bundle}: {notice}"]
+    assert seen["shape"] == [1, 3, 32, 32]
 
 
 def test_session_factory_sets_threads_and_optimisation(tiny_face_bundle):

@@ -11,10 +11,11 @@ from conftest import ADVENTURER
 
 from export.base_model import load_base
 from export.character import CharacterOptions, make_character
-from export.sources import load_sources
-from export.train.finetune import FinetuneConfig, proxy_render, source_expressions
+from export.train.finetune import FinetuneConfig, source_expressions
+from export.train.renders import proxy_render
 from puppet import params as P
 from puppet.bundle import read_bundle
+from puppet.sources import load_sources
 
 IMAGES = [ADVENTURER / f"mina_{i}.png" for i in (0, 2, 6)]
 
@@ -55,9 +56,11 @@ def test_expressions_given_are_checked(tiny_base):
 
 def test_expressions_not_given_are_read_from_the_pose_code(tiny_base, caplog, monkeypatch):
     """Images without given values are read by the base model's read-out; a base without one
-    falls back on face tracking, and where that finds no face, on rest with a warning."""
+    falls back on face tracking, and where that finds no face, on rest with a warning (here without
+    the expression reader, which comes first: tests/test_expression_reader.py)."""
     import puppet.tracking
 
+    monkeypatch.setattr("export.train.finetune.default_reader", lambda: None)
     monkeypatch.setattr(puppet.tracking, "estimate_params", lambda image: None)
     base = load_base(tiny_base)
     sources = load_sources(IMAGES, 32, precropped=True)
@@ -97,7 +100,8 @@ def test_mlp_only_fine_tuning_keeps_the_decoder(tiny_base):
 def test_turn_warp_moves_a_face_as_the_renderer_turns_it():
     """A 2.5-D turn of a rest render is closer to the true render at that yaw / pitch than the
     rest render is, and closer than the turn the other way (on identities never trained on)."""
-    from export.train.data import HELD_OUT_SEEDS, to_chw
+    from export.train.data import HELD_OUT_SEEDS
+    from export.train.renders import to_chw
     from export.train.warp import turn
     from puppet.heads import Identity, render_head
 

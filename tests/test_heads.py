@@ -1,14 +1,23 @@
-"""Procedural heads: deterministic, each parameter moves its own region, the mask covers the figure."""
+"""Procedural heads: deterministic, each parameter moves its own region, the mask covers the figure;
+the classic world draws exactly as the shipped base model saw it; every drawing style of the styled
+world shows every expression."""
 
 from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from puppet import params
-from puppet.heads import HAIR_STYLES, Identity, render_head
+from puppet.heads import HAIR_STYLES, PROXY, Identity, render_head
+from puppet.heads.style import BODY_STYLES, EYE_STYLES, HEADWEAR, MOUTH_STYLES, SHUT_STYLES
 
 SIZE = 128
+CLASSIC_DIGESTS = Path(__file__).parent / "data" / "classic_heads.json"  # renders of the original code
 
 
 def _draw(seed=0, size=SIZE, **values):
@@ -112,3 +121,159 @@ def test_sizes_and_out_of_range(size):
     assert out.rgb.tobytes() == clipped.rgb.tobytes()
     with pytest.raises(ValueError):
         render_head(Identity.from_seed(5), params.neutral(), 8)
+
+
+def _classic_cases():
+    """(name, seed, params, size): proxy and held-out seeds at rest, at extremes and at random draws."""
+    rng = np.random.default_rng(2024)
+    fixed = {"rest": {}, "shut": {"eye_open_l": 0.0, "eye_open_r": 0.0},
+             "open": {"mouth_open": 1.0, "smile": 0.6, "eye_open_l": 1.3, "brow_l": 1.0},
+             "turn": {"yaw": 40.0, "pitch": -20.0, "roll": 15.0, "gaze_x": 0.8}}
+    cases = []
+    for seed in (0, 1, 7, 21, 42, 1_000_013):
+        for name, values in fixed.items():
+            cases.append((f"{seed}-{name}", seed, params.make(**values), 128))
+        cases.append((f"{seed}-random", seed, params.sample(rng), 128))
+    for size in (64, 256):
+        cases.append((f"5-random-{size}", 5, params.sample(rng), size))
+    return cases
+
+
+def _digest(out) -> str:
+    h = hashlib.sha256(out.rgb.tobytes())
+    h.update(out.mask.tobytes())
+    return h.hexdigest()[:16]
+
+
+def test_classic_world_draws_exactly_as_before():
+    """The shipped base model was trained on these pictures: pixel for pixel, the proxy included."""
+    expected = json.loads(CLASSIC_DIGESTS.read_text())
+    cases = _classic_cases()
+    assert set(expected) == {name for name, *_ in cases}
+    changed = [name for name, seed, p, size in cases
+               if _digest(render_head(Identity.from_seed(seed), p, size)) != expected[name]]
+    assert not changed, f"classic renders changed: {changed}"
+    assert Identity.from_seed(9, world="classic") == Identity.from_seed(9)
+
+
+def test_worlds_share_seeds_and_the_proxy():
+    for world in ("classic", "styled"):
+        assert Identity.from_seed(0, world) is PROXY
+    styled = Identity.from_seed(9, "styled")
+    assert styled == Identity.from_seed(9, "styled") and styled != Identity.from_seed(9)
+    assert styled.hair_style == Identity.from_seed(9).hair_style  # the same person, drawn otherwise
+    p = params.sample(np.random.default_rng(1))
+    a, b = render_head(styled, p, SIZE), render_head(Identity.from_seed(9, "styled"), p, SIZE)
+    assert a.rgb.tobytes() == b.rgb.tobytes() and a.mask.tobytes() == b.mask.tobytes()
+    with pytest.raises(ValueError, match="styled"):
+        Identity.from_seed(9, "cubist")
+
+
+def test_styled_world_covers_every_style():
+    styles = [Identity.from_seed(s, "styled").style for s in range(1, 400)]
+    for field, options in (("eyes", EYE_STYLES), ("shut", SHUT_STYLES), ("mouth", MOUTH_STYLES),
+                           ("body", BODY_STYLES), ("headwear", HEADWEAR)):
+        assert {getattr(st, field) for st in styles} == set(options), field
+    assert {st.outline for st in styles} >= {0.0, 2.6}
+    assert 0.25 < np.mean([st.yaw != 0 for st in styles]) < 0.65  # three-quarter rest poses
+    assert 0.2 < np.mean([st.face_shade == 1.0 for st in styles]) < 0.5  # flat fills
+    faces = [Identity.from_seed(s, "styled").skin for s in range(1, 400)]
+    assert sum(min(f) > 240 for f in faces) > 20  # white faces
+    assert sum(f[1] > f[0] + 20 for f in faces) > 5  # green ones
+
+
+@pytest.mark.parametrize("seed", range(1, 41))
+def test_every_styled_identity_renders(seed):
+    ident = Identity.from_seed(seed, "styled")
+    out = render_head(ident, params.sample(np.random.default_rng(seed)), SIZE)
+    assert out.rgb.shape == (SIZE, SIZE, 3) and out.rgb.dtype == np.uint8
+    assert out.mask.dtype == np.float32 and 0 <= out.mask.min() and out.mask.max() <= 1
+    rest = render_head(ident, params.neutral(), SIZE)
+    for name in ("eye_l", "eye_r", "nose", "mouth"):
+        x, y = rest.points[name]
+        assert rest.mask[int(y), int(x)] > 0.99, name
+    assert rest.mask[0, 0] < 0.01 and 0.05 < (rest.mask > 0.5).mean() < 0.75
+    if ident.style.body == "none":
+        assert rest.mask[-1].max() < 0.01  # a head without neck or body
+
+
+SHUT_EYES = {"eye_open_l": 0.0, "eye_open_r": 0.0}
+
+
+def _changes(ident, values) -> dict:
+    """Changed pixels near the eyes (the lesser eye) and the mouth when ``values`` leave rest:
+    within 0.1 of the picture, and within 0.06 (the other features' own territory)."""
+    rest, moved = render_head(ident, params.neutral(), SIZE), _draw_ident(ident, **values)
+    diff = _changed(rest, moved)
+    out = {"background": int(diff[rest.mask < 0.01].sum())}
+    for r, tag in ((0.1, ""), (0.06, "_core")):
+        out["eyes" + tag] = min(int(diff[_near(rest, k, r * SIZE)].sum()) for k in ("eye_l", "eye_r"))
+        out["mouth" + tag] = int(diff[_near(rest, "mouth", r * SIZE)].sum())
+    return out
+
+
+def _draw_ident(ident, **values):
+    return render_head(ident, params.make(**values), SIZE)
+
+
+def test_expressions_read_in_50_random_styled_identities():
+    for seed in np.random.default_rng(5).integers(1, 10**6, 50):
+        ident = Identity.from_seed(int(seed), "styled")
+        shut = _changes(ident, SHUT_EYES)
+        assert shut["eyes"] >= 15 and shut["mouth_core"] == 0, (seed, ident.style, shut)
+        wide = _changes(ident, {"mouth_open": 1.0})
+        assert wide["mouth"] >= 40 and wide["eyes_core"] == 0, (seed, ident.style, wide)
+        assert shut["background"] == wide["background"] == 0
+
+
+def _styled_base():
+    """A frontal styled identity without glasses, for trying each style on the same face."""
+    return replace(Identity.from_seed(2, "styled"), glasses=False)
+
+
+@pytest.mark.parametrize("shut", SHUT_STYLES)
+@pytest.mark.parametrize("eyes", EYE_STYLES)
+def test_every_eye_style_shuts_widens_and_looks(eyes, shut):
+    base = _styled_base()
+    ident = replace(base, style=replace(base.style, eyes=eyes, shut=shut))
+    for values, least in ((SHUT_EYES, 15), ({"eye_open_l": 1.3, "eye_open_r": 1.3}, 3), ({"gaze_x": 1.0}, 3)):
+        if eyes == "dot" and "gaze_x" in values:
+            least = 2  # a dot moves by a fraction of its own size
+        got = _changes(ident, values)
+        assert got["eyes"] >= least and got["mouth_core"] == 0, (eyes, shut, values, got)
+    half, shut_out = _draw_ident(ident, eye_open_l=0.4, eye_open_r=0.4), _draw_ident(ident, **SHUT_EYES)
+    assert _changed(half, shut_out)[_near(half, "eye_l", 0.1 * SIZE)].sum() >= 5  # closing is gradual
+
+
+@pytest.mark.parametrize("mouth", MOUTH_STYLES)
+def test_every_mouth_style_opens_smiles_and_widens(mouth):
+    base = _styled_base()
+    ident = replace(base, style=replace(base.style, mouth=mouth))
+    rest = render_head(ident, params.neutral(), SIZE)
+    for a, b, least in (({}, {"mouth_open": 1.0}, 40), ({}, {"mouth_open": 0.4}, 15),
+                        ({"smile": 1.0}, {"smile": -1.0}, 15), ({"mouth_width": -1.0}, {"mouth_width": 1.0}, 8),
+                        ({"mouth_open": 0.7, "smile": 1.0}, {"mouth_open": 0.7, "smile": -1.0}, 8)):
+        diff = _changed(_draw_ident(ident, **a), _draw_ident(ident, **b))
+        assert diff[_near(rest, "mouth", 0.1 * SIZE)].sum() >= least, (mouth, a, b)
+        assert not diff[_near(rest, "eye_l", 0.06 * SIZE) | _near(rest, "eye_r", 0.06 * SIZE)].any()
+
+
+@pytest.mark.parametrize("brows", ["classic", "line", "short"])
+def test_every_brow_style_moves(brows):
+    base = _styled_base()
+    ident = replace(base, style=replace(base.style, brows=brows, fringe_drop=0.0))
+    diff = _changed(_draw_ident(ident, brow_l=1.0, brow_r=1.0), _draw_ident(ident, brow_l=-1.0, brow_r=-1.0))
+    rest = render_head(ident, params.neutral(), SIZE)
+    assert diff[_near(rest, "brow_l", 0.1 * SIZE)].sum() >= 5
+    assert not diff[_near(rest, "mouth", 0.06 * SIZE)].any()
+
+
+def test_three_quarter_identities_turn_from_their_rest_pose():
+    base = _styled_base()
+    front = replace(base, style=replace(base.style, yaw=0.0))
+    turned = replace(base, style=replace(base.style, yaw=25.0))
+    rest_front, rest_turned = render_head(front, params.neutral(), SIZE), render_head(turned, params.neutral(), SIZE)
+    assert rest_turned.points["nose"][0] > rest_front.points["nose"][0] + 3
+    # The yaw parameter adds to the rest turn: -25 brings the head back to facing the camera.
+    back = render_head(turned, params.make(yaw=-25.0), SIZE)
+    assert back.points["nose"][0] == pytest.approx(rest_front.points["nose"][0], abs=0.01)

@@ -9,13 +9,24 @@ import pytest
 import torch
 
 from export.models import PRESETS, Discriminator, create_model
-from export.onnx_export import (
-    OUTPUT_NAMES,
-    character_graph,
-    check_parity,
-    export_onnx,
-    to_fp16,
-)
+from export.onnx_export import character_graph, check_parity, export_onnx, to_fp16
+from puppet import params as P
+from puppet.bundle import INPUT, OUTPUTS
+from puppet.heads import Identity, render_head
+
+
+def frozen_references(model, count: int = 3) -> dict[str, torch.Tensor]:
+    """A warp-head character's references (a procedural head's expression sheet, uint8, at twice
+    the model's side) and their parameters; nothing for a synthesis head."""
+    if model.warp is None:
+        return {}
+    side = 2 * model.cfg.resolution
+    ident = Identity.from_seed(1000001)
+    params = np.stack([P.neutral(), P.make(eye_open_l=0, eye_open_r=0), P.make(mouth_open=1)][:count])
+    renders = [render_head(ident, p, side) for p in params]
+    frames = [np.concatenate([r.rgb, (r.mask[..., None] * 255 + 0.5).astype(np.uint8)], -1) for r in renders]
+    return {"references": torch.from_numpy(np.stack(frames).transpose(0, 3, 1, 2).copy()),  # [R,S,S,4] -> [R,4,S,S]
+            "reference_params": torch.from_numpy(params)}
 
 
 @pytest.fixture(scope="module", params=sorted(PRESETS))
@@ -32,7 +43,11 @@ def test_forward_backward_no_nan(preset):
     frames = torch.rand(batch, 2, 3, cfg.resolution, cfg.resolution)
     driver = torch.rand(batch, 3, cfg.resolution, cfg.resolution)
     identity = model.identity(frames)
-    rgb, mask = model(identity, driver)
+    refs = {}
+    if model.warp is not None:  # references at the model's side, as in meta-training
+        refs = {"references": torch.rand(batch, 3, 4, cfg.resolution, cfg.resolution),
+                "reference_params": torch.from_numpy(np.stack([P.neutral()] * 3)).expand(batch, -1, -1)}
+    rgb, mask = model(identity, driver, **refs)
     assert rgb.shape == (batch, 3, cfg.resolution, cfg.resolution)
     assert mask.shape == (batch, 1, cfg.resolution, cfg.resolution)
     assert float(mask.detach().min()) >= 0 and float(mask.detach().max()) <= 1
@@ -51,14 +66,21 @@ def test_forward_backward_no_nan(preset):
 
 def test_onnx_parity_fp32(preset):
     name, model = preset
-    graph = character_graph(model, torch.randn(1, model.cfg.identity_dim))
+    graph = character_graph(model, torch.randn(1, model.cfg.identity_dim), **frozen_references(model))
     blob = export_onnx(graph, model.cfg.resolution)
     report = check_parity(graph, blob, model.cfg.resolution, batch=1 if name == "lpr256" else 3)
     assert report.ok, f"{name}: onnxruntime differs from PyTorch by {report.max_rel_error:.2e}"
     sess = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
-    assert [i.name for i in sess.get_inputs()] == ["driver"]
-    assert [o.name for o in sess.get_outputs()] == list(OUTPUT_NAMES)
+    assert [i.name for i in sess.get_inputs()] == [INPUT] == ["driver"]
+    assert [o.name for o in sess.get_outputs()] == list(OUTPUTS) == ["rgb", "mask", "pose"]
     assert sess.get_outputs()[2].shape[1] == model.cfg.pose_dim
+    if model.warp is not None:  # the references are stored once, a byte per value
+        import onnx
+        from onnx import TensorProto
+
+        stored = [i for i in onnx.load_from_string(blob).graph.initializer if i.data_type == TensorProto.UINT8
+                  and int(np.prod(i.dims)) == graph.references.numel()]
+        assert len(stored) == 1
 
 
 def test_frozen_identity_matches_model():
@@ -82,7 +104,7 @@ def test_frozen_identity_matches_model():
 
 def test_fp16_graph_close_to_fp32():
     torch.manual_seed(2)
-    model = create_model("toon").eval()
+    model = create_model("toon", head="synthesis").eval()
     graph = character_graph(model, torch.randn(1, model.cfg.identity_dim))
     blob = export_onnx(graph, 128)
     x = np.random.default_rng(0).random((1, 3, 128, 128), dtype=np.float32)
@@ -103,3 +125,13 @@ def test_released_architecture_sizes():
     assert len(model.generator.adain_sizes) == 17
     assert sum(model.generator.adain_sizes) == 6528
     assert model.generator.mlp[2].out_features == 13056
+
+
+def test_export_bench_times_the_programs_engine():
+    """``puppet-export bench``: PyTorch, and onnxruntime through the live engine, one row each."""
+    from export.bench import BenchConfig, run_bench
+
+    rows = run_bench(BenchConfig(presets=("tiny",), batch=2, warmup=1, seconds=0.05, threads=1))
+    cpu = {(r["runtime"], r["device"]): r for r in rows if r["device"] == "cpu"}
+    assert set(cpu) == {("torch-fp32", "cpu"), ("onnxruntime-fp32", "cpu")}
+    assert all(r["preset"] == "tiny" and r["batch"] == 2 and r["ms_per_frame"] > 0 for r in cpu.values())

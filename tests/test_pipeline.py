@@ -364,7 +364,7 @@ def test_slider_driving_without_a_camera(proxy_engine, face_engine):
     pipe.stop()
     assert len(got.frames) >= 5
     expected = render_head(Identity.from_seed(proxy_engine.manifest.proxy_seed), wide,
-                           proxy_engine.resolution).rgb
+                           proxy_engine.driver_resolution).rgb
     np.testing.assert_array_equal(got.frames[-1].driver, expected)
     np.testing.assert_array_equal(got.frames[-1].track.params, wide)
     with pytest.raises(PipelineError, match="proxy-mode"):

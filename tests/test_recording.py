@@ -98,6 +98,24 @@ def test_gif_palette_differencing_and_timing(tmp_path):
     assert path.stat().st_size < whole.stat().st_size
 
 
+def test_gif_delays_keep_time_at_a_rate_of_no_whole_centiseconds(tmp_path):
+    """120 frames at 29.97 frames/s (4.004 s), capped to every other frame: 60 frames of 6.67
+    hundredths. Whole-hundredth delays alternate 7, 7, 6 so the file plays 4.0 s, not 3.6."""
+    fps = 30000 / 1001
+    rec = Recorder(tmp_path / "clip.gif", RecordingConfig(fps=fps, gif_max_fps=15), live=False)
+    for f in drawn_frames(120):
+        assert rec.submit(f)
+    result = rec.stop()
+    assert result.error is None and result.frames == 60
+    im = Image.open(result.path)
+    durations = []
+    for i in range(im.n_frames):
+        im.seek(i)
+        durations.append(im.info["duration"])
+    assert len(durations) == 60 and set(durations) == {60, 70}
+    assert abs(sum(durations) - 120 / fps * 1000) <= 10
+
+
 def test_gif_rate_cap_and_transparency(tmp_path):
     frames = [np.dstack([f, np.where(np.arange(96)[None, :] < 48 + i, 255, 0).astype(np.uint8)
                          .repeat(80, axis=0)]) for i, f in enumerate(drawn_frames(30))]  # RGBA

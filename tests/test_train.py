@@ -149,6 +149,34 @@ def test_video_folder_with_computed_masks(tmp_path):
     assert (tmp_path / "speaker.cache32.npz").is_file()
 
 
+def test_training_on_video_goes_on_past_one_pass(tmp_path):
+    """A video is a map-style dataset: training re-reads it, each pass in a new order with new
+    samples, for as many steps as asked (here 2 batches a pass, 5 steps)."""
+    data = tmp_path / "videos"
+    data.mkdir()
+    with av.open(str(DEMO_CLIP)) as src, av.open(str(data / "speaker.mp4"), "w") as dst:
+        stream = dst.add_stream("libx264", rate=25)
+        stream.width = stream.height = 96
+        stream.pix_fmt = "yuv420p"
+        for i, frame in enumerate(src.decode(video=0)):
+            if i >= 5:
+                break
+            crop = cv2.resize(frame.to_ndarray(format="rgb24")[40:330, 300:590], (96, 96))
+            dst.mux(stream.encode(av.VideoFrame.from_ndarray(crop, format="rgb24")))
+        dst.mux(stream.encode())
+    cfg = replace(TINY, out=str(tmp_path / "run"), data=str(data), samples_per_video=4, steps=5)
+    trainer = Trainer(cfg)
+    batches = trainer.batches()
+    first, second = ([next(batches)["driver"] for _ in range(2)] for _ in range(2))
+    assert all(b.shape == (2, 3, 32, 32) for b in first + second)
+    assert not any(torch.equal(a, b) for a in first for b in second)  # the second pass draws anew
+    history = trainer.run()
+    assert len(history) == 5 and "l1" in history[-1]
+    assert load_base(tmp_path / "run" / "base.safetensors").info["steps"] == 5
+    with pytest.raises(ValueError, match="videos: one pass holds 1 samples"):
+        Trainer(replace(cfg, samples_per_video=1)).loader()
+
+
 def test_perceptual_loss_uses_imagenet_weights(tmp_path):
     loss = Perceptual()
     a = torch.rand(2, 3, 64, 64)
@@ -198,7 +226,7 @@ def test_follow_measure_reads_true_head_motion():
 
 
 def _rest_picture(seed: int) -> np.ndarray:
-    from export.train.data import to_chw
+    from export.train.renders import to_chw
     from puppet import params as P
     from puppet.heads import Identity, render_head
 

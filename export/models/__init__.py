@@ -3,7 +3,7 @@
 from .config import PRESETS, ModelConfig, get_config
 from .discriminator import Discriminator
 from .generator import Generator
-from .latent_pose import FrozenCharacter, LatentPoseModel, create_model
+from .latent_pose import FrozenCharacter, FrozenWarpCharacter, LatentPoseModel, create_model
 
-__all__ = ["PRESETS", "Discriminator", "FrozenCharacter", "Generator", "LatentPoseModel", "ModelConfig",
+__all__ = ["PRESETS", "Discriminator", "FrozenCharacter", "FrozenWarpCharacter", "Generator", "LatentPoseModel", "ModelConfig",
            "create_model", "get_config"]

@@ -11,7 +11,9 @@ class ModelConfig:
     """Everything needed to rebuild a latent-pose model from a file.
 
     ``gen_channels`` lists the generator's channels at 4x4 and after each upsampling block, so the
-    output side is ``4 * 2 ** (len(gen_channels) - 1)``.
+    output side is ``4 * 2 ** (len(gen_channels) - 1)``. ``head`` is what the generator's output
+    becomes: ``synthesis`` (RGB and mask, every pixel drawn: the released model) or ``warp`` (motion,
+    a choice among the character's reference images and a residual: see ``warp_head``).
     """
 
     resolution: int = 256
@@ -26,6 +28,7 @@ class ModelConfig:
     mlp_hidden: int = 768
     disc_channels: tuple[int, ...] = (64, 128, 256, 512, 512, 512)
     driving_mode: str = "face"
+    head: str = "synthesis"
 
     def __post_init__(self) -> None:
         side = 4 * 2 ** (len(self.gen_channels) - 1)
@@ -33,6 +36,12 @@ class ModelConfig:
             raise ValueError(f"gen_channels gives {side}x{side} output, resolution says {self.resolution}")
         if self.driving_mode not in ("face", "proxy"):
             raise ValueError(f"driving_mode must be 'face' or 'proxy', not {self.driving_mode!r}")
+        if self.head not in ("synthesis", "warp"):
+            raise ValueError(f"head must be 'synthesis' or 'warp', not {self.head!r}")
+        if self.head == "warp" and self.driving_mode != "proxy":
+            # the global motion and the reference choice read expression parameters from the pose
+            # code, which only proxy-driven training supervises
+            raise ValueError("the warp head needs driving_mode 'proxy'")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -55,7 +64,8 @@ PRESETS: dict[str, ModelConfig] = {
     "lpr256": ModelConfig(),
     # The embedded default: proxy-driven, small enough for 15+ frames/s on a 2-core CPU, and
     # trainable on a CPU: plain ResNet encoders, because depthwise convolutions (MobileNetV2)
-    # train about 50x slower there (backward through depthwise kernels is unoptimised on CPU).
+    # train about 50x slower there (backward through depthwise kernels is unoptimised on CPU);
+    # the warp head draws with the character's own pixels, which a CPU can train.
     "toon": ModelConfig(
         resolution=128,
         identity_arch="resnet18", identity_width=0.5, identity_dim=256,
@@ -63,7 +73,7 @@ PRESETS: dict[str, ModelConfig] = {
         gen_channels=(256, 256, 192, 96, 48, 24),
         gen_res_blocks=1, mlp_hidden=384,
         disc_channels=(32, 64, 128, 256, 256),
-        driving_mode="proxy",
+        driving_mode="proxy", head="warp",
     ),
     # Tests only: builds and runs in well under a second.
     "tiny": ModelConfig(
@@ -76,6 +86,7 @@ PRESETS: dict[str, ModelConfig] = {
         driving_mode="proxy",
     ),
 }
+PRESETS["tiny-warp"] = replace(PRESETS["tiny"], head="warp")
 
 
 def get_config(name: str, **overrides) -> ModelConfig:

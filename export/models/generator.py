@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+from .warp_head import WARP_CHANNELS
 
 ADAIN_EPS = 1e-4
 
@@ -52,7 +53,8 @@ class ResBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """``forward(identity [N,I], pose [N,P]) -> (rgb [N,3,H,W] in -0.25..1.25, mask [N,1,H,W])``."""
+    """``forward(identity [N,I], pose [N,P]) -> (rgb [N,3,H,W] in -0.25..1.25, mask [N,1,H,W])``
+    for the synthesis head; ``raw`` gives the output convolution's maps, which the warp head reads."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -62,7 +64,7 @@ class Generator(nn.Module):
         blocks += [ResBlock(a, b, upsample=True) for a, b in zip(ch[:-1], ch[1:])]
         self.blocks = nn.ModuleList(blocks)
         self.out_channels = ch[-1]
-        self.out_conv = nn.Conv2d(ch[-1], 4, 3, 1, 1)
+        self.out_conv = nn.Conv2d(ch[-1], WARP_CHANNELS if cfg.head == "warp" else 4, 3, 1, 1)
         # AdaIN channel counts in application order; the last one is the output AdaIN.
         self.adain_sizes = [c for blk in self.blocks for c in blk.adain_channels] + [ch[-1]]
         joint = cfg.identity_dim + cfg.pose_dim
@@ -75,7 +77,9 @@ class Generator(nn.Module):
         """[N, I], [N, P] -> [N, 2 * sum(C)]: per layer, C shifts (beta) then C scales (gamma)."""
         return self.mlp(torch.cat([identity, pose], dim=1))
 
-    def decode(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def raw(self, params: torch.Tensor) -> torch.Tensor:
+        """AdaIN parameters [N, 2 * sum(C)] -> output maps [N, 4 or WARP_CHANNELS, H, W] before
+        any activation."""
         layers: list[tuple[torch.Tensor, torch.Tensor]] = []
         offset = 0
         for c in self.adain_sizes:
@@ -89,7 +93,11 @@ class Generator(nn.Module):
         for i, blk in enumerate(self.blocks):
             x = blk(x, layers[2 * i:2 * i + 2])
         gamma, beta = layers[-1]
-        x = torch.tanh(self.out_conv(F.relu(adain(x, gamma, beta))))
+        return self.out_conv(F.relu(adain(x, gamma, beta)))
+
+    def decode(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The synthesis head: AdaIN parameters -> rgb [N,3,H,W], mask [N,1,H,W]."""
+        x = torch.tanh(self.raw(params))
         rgb = x[:, :3] * 0.75 + 0.5  # tanh range stretched to -0.25..1.25, as released
         mask = x[:, 3:] * 0.5 + 0.5
         return rgb, mask

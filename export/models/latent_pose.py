@@ -6,8 +6,9 @@ import torch
 from torch import nn
 
 from .backbones import build_encoder
-from .config import ModelConfig
+from .config import ModelConfig, get_config
 from .generator import Generator
+from .warp_head import WarpHead, WarpOutput
 
 
 class LatentPoseModel(nn.Module):
@@ -19,6 +20,7 @@ class LatentPoseModel(nn.Module):
         self.identity_encoder = build_encoder(cfg.identity_arch, cfg.identity_dim, cfg.identity_width)
         self.pose_encoder = build_encoder(cfg.pose_arch, cfg.pose_dim, cfg.pose_width)
         self.generator = Generator(cfg)
+        self.warp = WarpHead(cfg.pose_dim) if cfg.head == "warp" else None
 
     def identity(self, frames: torch.Tensor) -> torch.Tensor:
         """[B, K, 3, H, W] -> [B, I]: the mean of the K per-frame embeddings."""
@@ -30,9 +32,25 @@ class LatentPoseModel(nn.Module):
         """[N, 3, H, W] -> [N, P]."""
         return self.pose_encoder(driver)
 
-    def forward(self, identity: torch.Tensor, driver: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """identity [N, I], driver [N, 3, H, W] -> rgb [N, 3, H, W], mask [N, 1, H, W]."""
-        return self.generator(identity, self.pose(driver))
+    def forward(self, identity: torch.Tensor, driver: torch.Tensor, references: torch.Tensor | None = None,
+                reference_params: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """identity [N, I], driver [N, 3, H, W] -> rgb [N, 3, S, S], mask [N, 1, S, S]. The
+        synthesis head draws at S = H; the warp head draws from ``references`` [N, R, 4, S, S] (RGB
+        and mask) with their expression parameters ``reference_params`` [N, R, NUM_PARAMS]."""
+        pose = self.pose(driver)
+        if self.warp is None:
+            return self.generator(identity, pose)
+        if references is None or reference_params is None:
+            raise ValueError("a warp-head model draws from reference images: give references and their parameters")
+        out = self.reenact(identity, pose, references, reference_params)
+        return out.rgb, out.mask
+
+    def reenact(self, identity: torch.Tensor, pose: torch.Tensor, references: torch.Tensor,
+                reference_params: torch.Tensor) -> WarpOutput:
+        """The warp head: identity [N, I], pose code [N, P], references [N, R, 4, S, S] (RGB and
+        mask), reference_params [N, R, NUM_PARAMS] -> the picture drawn from the references."""
+        raw = self.generator.raw(self.generator.adain_params(identity, pose))
+        return self.warp(raw, pose, references, reference_params)
 
 
 class FrozenCharacter(nn.Module):
@@ -65,6 +83,34 @@ class FrozenCharacter(nn.Module):
         return rgb, mask, pose
 
 
+class FrozenWarpCharacter(FrozenCharacter):
+    """A warp-head character: identity folded in as above, and its reference images and their
+    expression parameters frozen in as constants.
+
+    ``forward(driver [N,3,H,W]) -> (rgb [N,3,S,S], mask [N,1,S,S], pose [N,P])`` at the
+    references' side S (the output resolution), which may exceed the model's H. The references
+    are kept as uint8 so that the exported graph stores them at a byte per value.
+    """
+
+    def __init__(self, model: LatentPoseModel, identity: torch.Tensor, references: torch.Tensor,
+                 reference_params: torch.Tensor):
+        super().__init__(model, identity)
+        if references.dtype != torch.uint8 or references.dim() != 4 or references.shape[1] != 4:
+            raise ValueError(f"references must be uint8 [R,4,S,S] (RGB and mask), not {references.dtype} "
+                             f"{tuple(references.shape)}")
+        self.warp = model.warp
+        self.register_buffer("references", references.clone())
+        self.register_buffer("reference_params", reference_params.float().clone())
+
+    def forward(self, driver: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = driver.shape[0]
+        pose = self.pose_encoder(driver)
+        raw = self.generator.raw(self.generator.mlp[2](torch.relu(self.pose_in(pose))))
+        references = self.references.float() * (1 / 255)  # [R,4,S,S]
+        out = self.warp(raw, pose, references[None].expand(n, -1, -1, -1, -1),
+                        self.reference_params[None].expand(n, -1, -1))
+        return out.rgb, out.mask, pose
+
+
 def create_model(name: str, **overrides) -> LatentPoseModel:
-    from .config import get_config
     return LatentPoseModel(get_config(name, **overrides))

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..base_model import atomic_write
+from puppet.files import atomic_write
 
 log = logging.getLogger(__name__)
 

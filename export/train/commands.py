@@ -17,10 +17,20 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from ..base_model import load_base
     from .evaluate import EvalConfig, evaluate, format_report
+    from .sheet_eval import SheetEvalConfig, format_sheet_report, sheet_evaluate
 
-    report = evaluate(args.base, EvalConfig(identities=args.identities, seed=args.seed))
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    base = load_base(args.base, with_discriminator=False)
+    report = {"sheet": sheet_evaluate(base, SheetEvalConfig(identities=args.identities, seed=args.seed,
+                                                            world=args.world))}
+    if base.model.warp is None:  # meta-training's own protocol: driven by itself, by the proxy, static
+        report["frames"] = evaluate(args.base, EvalConfig(identities=args.identities, seed=args.seed))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print("\n\n".join([format_sheet_report(report["sheet"])] +
+                           ([format_report(report["frames"])] if "frames" in report else [])))
     return 0
 
 
@@ -52,6 +62,7 @@ def add_commands(sub) -> None:
     p.add_argument("--base", type=Path, required=True)
     p.add_argument("--identities", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--world", default="classic", help="of the held-out identities: classic or styled")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("follow", help="how much characters move with proxy drivers (eyes, mouth, yaw, pitch, roll)")

@@ -16,17 +16,23 @@ class TrainConfig:
     batch: int = 8
     k_frames: int = 3  # identity frames per sample
     data: str = "procedural"  # "procedural", or a folder of talking-head videos / frame folders
+    samples_per_video: int = 1000  # video data: samples drawn from each video in one pass (epoch)
     train_identities: int = 0  # procedural data: 0 = an endless stream of new identities
+    world: str = "classic"  # procedural data: "classic" heads, or "styled" (many drawing styles)
     lr_g: float = 2e-4
     lr_d: float = 4e-4
     ema: float = 0.999
     proxy_prob: float = 0.5  # proxy-mode models: chance that the pose input is the proxy's render
+    proxy_seed: int = 0  # the procedural identity of those renders; stored in the base file
     w_l1: float = 1.0  # per scale (1, 1/2, 1/4)
     w_features: float = 1.0  # L1 over the eyes and mouth (procedural data)
     w_pose_params: float = 1.0  # a linear read-out of the true expression from the pose code
     # (procedural data): keeps blinks and mouth movement from vanishing into a few per cent of the code
     mouth_emphasis: float = 1.0  # weight of the mouth's parameters in that read-out, the others' being 1:
     # the mouth is a few pixels at 128x128 and the last thing the pose code learns to carry
+    w_regions: float = 0.5  # warp head: its eye/mouth/rest regions against the renderer's feature points
+    w_alpha: float = 0.02  # warp head: the residual's alpha, so that copying the references is the cheap path
+    init: str = ""  # a base-model file to start from (the tensors that fit; a new run only)
     w_perceptual: float = 0.1
     w_adversarial: float = 0.05
     w_feature_matching: float = 1.0

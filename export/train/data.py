@@ -22,6 +22,8 @@ from puppet import params as P
 from puppet.heads import Identity, render_head
 
 from .augment import PoseAugment
+from .references import reference_frames, sheet_params
+from .renders import to_chw
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,20 @@ def feature_map(points: dict[str, tuple[float, float]], res: int) -> np.ndarray:
     return out
 
 
-def to_chw(img: np.ndarray) -> np.ndarray:
-    return img.astype(np.float32).transpose(2, 0, 1) / 255  # [S,S,3] uint8 -> [3,S,S] float
+def region_maps(points: dict[str, tuple[float, float]], res: int) -> np.ndarray:
+    """float32 [4,R,R]: the left eye, the right eye, the mouth and the rest of the picture, one
+    of them 1 at each pixel (the warp head's regions, as the renderer places the features)."""
+    out = np.zeros((4, res, res), np.float32)
+    for i, (rows, cols) in enumerate(eye_regions(points, res) + [mouth_region(points, res)]):
+        out[i, rows, cols] = 1
+    out[3] = out[:3].sum(0) == 0
+    return out
+
+
+# Warp head: the share of targets whose face (eyes, brows, mouth) is one a reference shows, at a
+# pose of its own, so that choosing that reference is learnt; the others are any expression.
+SHEET_TARGETS = 0.5
+SHEET_FACE = [P.INDEX[n] for n in P.FACE_NAMES]
 
 
 @dataclass(frozen=True)
@@ -63,22 +77,37 @@ class SampleSpec:
     proxy_prob: float  # 0 for face-mode models
     proxy_seed: int = 0
     augment: PoseAugment = PoseAugment()
+    world: str = "classic"  # of the procedural identities (puppet.heads.Identity.from_seed)
+    sheet: bool = False  # identity frames are an expression sheet, kept whole as the warp head's
+    # references (``references`` [K,4,R,R] RGB and mask, ``reference_params``, ``regions``)
 
 
 def procedural_sample(seed: int, rng: np.random.Generator, spec: SampleSpec) -> dict[str, np.ndarray]:
-    ident = Identity.from_seed(seed)
-    frames = []
-    for _ in range(spec.k_frames):
-        r = render_head(ident, P.sample(rng), spec.resolution)
-        frames.append(to_chw(r.rgb) * r.mask[None])
+    ident = Identity.from_seed(seed, spec.world)
+    extra = {}
+    if spec.sheet:
+        sheet = sheet_params(rng, spec.k_frames)
+        references = reference_frames(ident, sheet, spec.resolution)
+        frames = list(references[:, :3] * references[:, 3:])
+        extra = {"references": references, "reference_params": sheet}
+    else:
+        frames = []
+        for _ in range(spec.k_frames):
+            r = render_head(ident, P.sample(rng), spec.resolution)
+            frames.append(to_chw(r.rgb) * r.mask[None])
     p = P.sample(rng)
+    if spec.sheet and rng.random() < SHEET_TARGETS:
+        p[SHEET_FACE] = extra["reference_params"][rng.integers(spec.k_frames), SHEET_FACE]
     target = render_head(ident, p, spec.resolution)
     if rng.random() < spec.proxy_prob:
         driver = render_head(Identity.from_seed(spec.proxy_seed), p, spec.resolution).rgb
     else:
         driver = spec.augment(target.rgb, rng)
+    if spec.sheet:
+        extra["regions"] = region_maps(target.points, spec.resolution)
     return {"identity": np.stack(frames), "target": to_chw(target.rgb), "mask": target.mask[None],
-            "driver": to_chw(driver), "features": feature_map(target.points, spec.resolution), "params": p}
+            "driver": to_chw(driver), "features": feature_map(target.points, spec.resolution), "params": p,
+            **extra}
 
 
 class ProceduralHeads(IterableDataset):
@@ -100,13 +129,17 @@ class ProceduralHeads(IterableDataset):
 class VideoFolder(Dataset):
     """One identity per entry of ``root``: a video file or a folder of frames (face crops).
 
-    Masks come from ``<entry>/masks/<frame name>.png`` when a frame folder has them; otherwise
-    they are computed once with mediapipe's selfie segmentation and cached, with the resized
-    frames, in ``<entry>.cache.npz`` beside the data.
+    Samples are drawn at random (frames, augmentation); ``samples_per_entry`` of them per entry
+    make one pass (epoch), and :meth:`set_epoch` makes each pass draw new ones. Masks come from
+    ``<entry>/masks/<frame name>.png`` when a frame folder has them; otherwise they are computed
+    once with mediapipe's selfie segmentation and cached, with the resized frames, in
+    ``<entry>.cache.npz`` beside the data.
     """
 
-    def __init__(self, root: Path, spec: SampleSpec, seed: int = 0):
+    def __init__(self, root: Path, spec: SampleSpec, seed: int = 0, samples_per_entry: int = 1000):
         self.root, self.spec, self.seed = Path(root), spec, seed
+        self.samples_per_entry = samples_per_entry
+        self.epoch = 0
         if not self.root.is_dir():
             raise FileNotFoundError(f"{root}: training data folder not found")
         self.entries = sorted(p for p in self.root.iterdir()
@@ -116,7 +149,10 @@ class VideoFolder(Dataset):
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
-        return len(self.entries) * 1000  # samples are drawn at random; an epoch is nominal
+        return len(self.entries) * self.samples_per_entry
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def frames(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """uint8 [F,R,R,3] frames and float32 [F,R,R] masks of entry i (cached)."""
@@ -125,7 +161,7 @@ class VideoFolder(Dataset):
         return self._cache[i]
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
-        rng = np.random.default_rng([self.seed, index])
+        rng = np.random.default_rng([self.seed, self.epoch, index])
         frames, masks = self.frames(index % len(self.entries))
         pick = rng.choice(len(frames), size=self.spec.k_frames + 1, replace=len(frames) <= self.spec.k_frames)
         ids, t = pick[:-1], pick[-1]

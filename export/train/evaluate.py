@@ -27,7 +27,8 @@ from puppet import params as P
 from puppet.heads import Identity, render_head
 
 from ..base_model import load_base
-from .data import HELD_OUT_SEEDS, eye_regions, mouth_region, to_chw
+from .data import HELD_OUT_SEEDS, eye_regions, mouth_region
+from .renders import proxy_render, to_chw
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,6 @@ class EvalConfig:
     targets: int = 6  # random target expressions per identity
     k_frames: int = 3
     seed: int = 0
-    proxy_seed: int = 0
 
 
 PAIRS = {"eyes": ({}, {"eye_open_l": 0.0, "eye_open_r": 0.0}),
@@ -59,7 +59,7 @@ def evaluate(base_path: Path, cfg: EvalConfig = EvalConfig()) -> dict:
     base = load_base(base_path, with_discriminator=False)
     model = base.model.eval()
     res = base.cfg.resolution
-    proxy = Identity.from_seed(cfg.proxy_seed)
+    proxy = Identity.from_seed(base.proxy_seed)
     rng = np.random.default_rng(cfg.seed)
     errors: dict[str, list[float]] = {}
     follows: dict[str, list[float]] = {k: [] for k in PAIRS}
@@ -189,38 +189,40 @@ def motion(pic: dict[str, np.ndarray], res: int, proxy_seed: int = 0) -> dict[st
             "roll_deg": feature_rotation(pic["roll_left"], pic["roll_right"], res)}
 
 
-def follow_pictures(bundle_path: Path, proxy_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The proxy drivers at :data:`FOLLOW_DRIVERS` and a character's masked pictures for them,
-    both float32 [len(FOLLOW_DRIVERS), 3, R, R]."""
-    import onnxruntime as ort
+def follow_pictures(bundle_path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """The proxy drivers at :data:`FOLLOW_DRIVERS` (the bundle's proxy identity, as the program
+    drives it), the character's masked pictures for them, both float32 [len(FOLLOW_DRIVERS), 3,
+    R, R], and that proxy seed."""
+    from puppet.engine import Engine, EngineConfig
 
-    from puppet.bundle import read_bundle
-
-    from .finetune import proxy_render
-
-    bundle = read_bundle(bundle_path)
-    res = bundle.manifest.resolution
-    sess = ort.InferenceSession(bundle.graph, providers=["CPUExecutionProvider"])
-    drivers = np.stack([proxy_render(P.make(**v), res, proxy_seed) for v in FOLLOW_DRIVERS.values()])
-    rgb, mask, _ = sess.run(None, {"driver": drivers})
-    return drivers, rgb * mask
+    engine = Engine.load(bundle_path, EngineConfig(device="cpu", warmup_runs=0))
+    m = engine.manifest
+    drivers = np.stack([proxy_render(P.make(**v), m.driver_resolution, m.proxy_seed) for v in FOLLOW_DRIVERS.values()])
+    out = engine.run(drivers)
+    engine.close()
+    return drivers, out.rgb * out.mask, m.proxy_seed
 
 
-def character_follow(bundle_path: Path, proxy_seed: int = 0) -> dict:
+def character_follow(bundle_path: Path) -> dict:
     """:func:`motion` of a character's pictures driven by the proxy at :data:`FOLLOW_DRIVERS`."""
-    _, pictures = follow_pictures(bundle_path, proxy_seed)
+    _, pictures, proxy_seed = follow_pictures(bundle_path)
     res = pictures.shape[-1]
     return {"name": bundle_path.name, **motion(dict(zip(FOLLOW_DRIVERS, pictures)), res, proxy_seed)}
 
 
-def write_follow_sheet(bundle_paths: list[Path], path: Path, proxy_seed: int = 0) -> None:
-    """PNG: the proxy drivers in the first row, each character's pictures in a row below."""
-    rows = []
+def write_follow_sheet(bundle_paths: list[Path], path: Path) -> None:
+    """PNG: the proxy drivers in the first row, each character's pictures in a row below (a
+    character driven by another proxy identity than the first adds its drivers' row above its own)."""
+    rows, shown = [], None
     for bundle_path in bundle_paths:
-        drivers, pictures = follow_pictures(bundle_path, proxy_seed)
-        rows += [drivers] if not rows else []
+        drivers, pictures, proxy_seed = follow_pictures(bundle_path)
+        rows += [drivers] if proxy_seed != shown else []
+        shown = proxy_seed
         rows.append(pictures)
-    grid = np.concatenate([np.concatenate(list(r.transpose(0, 2, 3, 1)), 1) for r in rows], 0)  # [3,R,R] tiles
+    side = max(r.shape[-1] for r in rows)  # drivers at the model's side, pictures at the output's
+    lines = [np.concatenate(list(r.transpose(0, 2, 3, 1)), 1) for r in rows]  # [3,R,R] tiles -> [R,n*R,3]
+    grid = np.concatenate([cv2.resize(line, (line.shape[1] * side // line.shape[0], side),
+                                      interpolation=cv2.INTER_LINEAR) for line in lines], 0)
     img = Image.fromarray((np.clip(grid, 0, 1) * 255 + 0.5).astype(np.uint8))
     img.quantize(256).save(path, optimize=True)  # flat cartoon colours: a palette loses nothing visible
 

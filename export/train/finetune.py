@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,21 +26,19 @@ import torch
 from torch import nn
 
 from puppet import params as P
+from puppet.expression_reader import FACE_SLOTS, default_reader
+from puppet.sources import SourceSet
 
 from ..base_model import BaseModel
 from ..models import Discriminator, LatentPoseModel
-from ..sources import SourceSet
 from . import losses as L
 from . import warp
 from .augment import PoseAugment
-from .data import to_chw
-from .meta import update_ema
+from .ema import update_ema
+from .gan import discriminator_step, generator_terms
+from .renders import proxy_render
 
 log = logging.getLogger(__name__)
-
-
-class Cancelled(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,6 @@ class FinetuneConfig:
     ema: float = 0.972
     use_mask: bool = True
     use_dice: bool = True
-    proxy_seed: int = 0
     train_part: str = "all"  # "all": the whole generator; "mlp": only the AdaIN MLP (keeps the base's motion)
     warp_prob: float = 0.6  # proxy mode: chance of a warp paired with the same motion of the proxy
     max_yaw: float = 20.0
@@ -83,38 +79,57 @@ def mean_identity(model: LatentPoseModel, sources: SourceSet) -> torch.Tensor:
         return model.eval().identity(images[None])  # [1,N,3,R,R] -> [1,I]
 
 
-def source_expressions(base: BaseModel, sources: SourceSet, given: np.ndarray | None) -> np.ndarray:
-    """[N, NUM_PARAMS]: each image's expression. The user's values where given (a row of NaN: not
-    given); else the base model's read-out of the pose code, learnt on the procedural heads; else
-    face tracking's reading; else rest. The read-out comes before face tracking because face
-    tracking finds cartoon faces but misreads them: on held-out procedural characters its mouth and
-    brow readings were off by about half their range, the read-out's by a quarter or less."""
+@dataclass(frozen=True)
+class SourceReading:
+    """values: float32 [N, NUM_PARAMS]; uncertain: bool [N], a reading the reader doubts (never a
+    value the user gave)."""
+
+    values: np.ndarray
+    uncertain: np.ndarray
+
+
+def read_source_expressions(base: BaseModel, sources: SourceSet, given: np.ndarray | None) -> SourceReading:
+    """Each image's expression. The user's values where given (a row of NaN: not given). Else the
+    face (eyes, brows, mouth) from the dedicated expression reader where it is installed: the
+    base model's read-out, learnt on one drawing style, read the labelled drawings of other styles
+    worse than always answering rest. Head pose, gaze and (without that reader) the face come from
+    the base model's read-out of the pose code; else face tracking's reading; else rest. The
+    read-out comes before face tracking because face tracking finds cartoon faces but misreads
+    them: on held-out procedural characters its mouth and brow readings were off by about half
+    their range, the read-out's by a quarter or less."""
     n = len(sources.paths)
     if given is not None and given.shape != (n, P.NUM_PARAMS):
         raise ValueError(f"expected expression values for {n} images, got {given.shape[0]}")
     missing = [i for i in range(n) if given is None or np.isnan(given[i]).any()]
     out = np.stack([P.neutral() if i in missing else P.clip(given[i]) for i in range(n)])
+    uncertain = np.zeros(n, bool)
     if not missing:
-        return out
+        return SourceReading(out, uncertain)
+    reader = default_reader()
     if base.readout is not None:
         out[missing] = base.read_expression(sources.images[missing])
-        return out
-    from puppet.tracking import estimate_params
+    else:
+        from puppet.tracking import estimate_params
 
-    for i in missing:
-        found = estimate_params((sources.images[i].transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8))  # -> [R,R,3]
-        if found is None:
-            log.warning("%s: no face found and the base model has no expression read-out; "
-                        "taking rest values (give them with --params)", sources.paths[i])
-        else:
-            out[i] = found
-    return out
+        for i in missing:
+            found = estimate_params((sources.images[i].transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8))  # -> [R,R,3]
+            if found is not None:
+                out[i] = found
+            elif reader is None:
+                log.warning("%s: no face found and the base model has no expression read-out; "
+                            "taking rest values (give them with --params)", sources.paths[i])
+    if reader is not None:
+        # The whole set is read, given rows included: each image is read beside the set's median.
+        reading = reader.read(sources.images, sources.masks)
+        face = [P.INDEX[name] for name in FACE_SLOTS]
+        out[np.ix_(missing, face)] = reading.values[np.ix_(missing, face)]
+        uncertain[missing] = reading.uncertain[missing]
+    return SourceReading(out, uncertain)
 
 
-def proxy_render(params: np.ndarray, res: int, seed: int) -> np.ndarray:
-    from puppet.heads import Identity, render_head
-
-    return to_chw(render_head(Identity.from_seed(seed), params, res).rgb)
+def source_expressions(base: BaseModel, sources: SourceSet, given: np.ndarray | None) -> np.ndarray:
+    """[N, NUM_PARAMS]: the values of :func:`read_source_expressions`."""
+    return read_source_expressions(base, sources, given).values
 
 
 def expression_map(sources: SourceSet) -> np.ndarray:
@@ -130,10 +145,12 @@ def expression_map(sources: SourceSet) -> np.ndarray:
 
 
 class _Batches:
-    """Fine-tuning batches (drivers, targets, masks, expression maps), warped and paired on the fly."""
+    """Fine-tuning batches (drivers, targets, masks, expression maps), warped and paired on the fly;
+    proxy renders of identity ``proxy_seed`` drive when ``expressions`` are given."""
 
-    def __init__(self, sources: SourceSet, expressions: np.ndarray | None, res: int, cfg: FinetuneConfig):
-        self.sources, self.expr, self.res, self.cfg = sources, expressions, res, cfg
+    def __init__(self, sources: SourceSet, expressions: np.ndarray | None, res: int, proxy_seed: int,
+                 cfg: FinetuneConfig):
+        self.sources, self.expr, self.res, self.proxy_seed, self.cfg = sources, expressions, res, proxy_seed, cfg
         self.rng = np.random.default_rng(cfg.seed)
         self.augment = PoseAugment()
         self.spread = expression_map(sources)
@@ -142,7 +159,7 @@ class _Batches:
         """[N,3,R,R]: what drives each source unwarped (proxy renders, or the sources themselves)."""
         if self.expr is None:
             return self.sources.images
-        return np.stack([proxy_render(p, self.res, self.cfg.proxy_seed) for p in self.expr])
+        return np.stack([proxy_render(p, self.res, self.proxy_seed) for p in self.expr])
 
     def __call__(self, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(drivers, targets, masks, expression maps) for ``batch`` random sources."""
@@ -167,7 +184,7 @@ class _Batches:
                     p[P.INDEX["offset_y"]] += dy
                     p[P.INDEX["scale"]] *= s
                     p = P.clip(p)
-                drivers.append(proxy_render(p, self.res, cfg.proxy_seed))
+                drivers.append(proxy_render(p, self.res, self.proxy_seed))
             else:
                 rgb = (img[:3].transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)  # [3,R,R] -> [R,R,3]
                 drivers.append(self.augment(rgb, rng).astype(np.float32).transpose(2, 0, 1) / 255)
@@ -197,9 +214,10 @@ def _reconstruct(model: LatentPoseModel, identity: torch.Tensor, drivers: np.nda
 
 
 def finetune(base: BaseModel, sources: SourceSet, cfg: FinetuneConfig, source_params: np.ndarray | None = None,
-             preview: Path | None = None, progress: Callable[[int, int], None] | None = None,
-             cancel: threading.Event | None = None) -> tuple[LatentPoseModel, torch.Tensor]:
-    """Returns the tuned model (EMA weights) and the character's identity [1, I]."""
+             preview: Path | None = None,
+             progress: Callable[[int, int], None] | None = None) -> tuple[LatentPoseModel, torch.Tensor]:
+    """Returns the tuned model (EMA weights) and the character's identity [1, I]. A proxy-mode
+    character is trained against the proxy identity of its base (``base.proxy_seed``)."""
     torch.manual_seed(cfg.seed)
     res = base.cfg.resolution
     model = copy.deepcopy(base.model).eval()
@@ -209,7 +227,7 @@ def finetune(base: BaseModel, sources: SourceSet, cfg: FinetuneConfig, source_pa
         return model, identity0
     proxy = base.cfg.driving_mode == "proxy"
     expr = source_expressions(base, sources, source_params) if proxy else None
-    batches = _Batches(sources, expr, res, cfg)
+    batches = _Batches(sources, expr, res, base.proxy_seed, cfg)
     drivers = batches.plain_drivers()
     if preview is not None:
         write_preview(preview, sources, drivers, [_reconstruct(model, identity0, drivers)])
@@ -231,8 +249,6 @@ def finetune(base: BaseModel, sources: SourceSet, cfg: FinetuneConfig, source_pa
     pose_encoder = model.pose_encoder.eval()
     for step in range(1, steps + 1):
         gan = cfg.w_adversarial > 0 and step % cfg.gan_every == 0
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("fine-tuning cancelled")
         drv, tgt, msk, spread = (torch.from_numpy(a) for a in batches(batch))
         with torch.no_grad():
             pose = pose_encoder(drv)
@@ -244,12 +260,10 @@ def finetune(base: BaseModel, sources: SourceSet, cfg: FinetuneConfig, source_pa
             loss = loss + cfg.w_expression * L.region_l1(fake, real, spread)
         if cfg.use_dice and cfg.use_mask:
             loss = loss + cfg.w_dice * L.dice(mask, msk)
-        if gan:
-            disc.requires_grad_(False)  # the generator step needs no discriminator gradients
-            score, feats = disc(torch.cat([fake, real]), identity.expand(2 * batch, -1))
-            loss = loss + cfg.w_adversarial * L.hinge_g(score.chunk(2)[0])
-            loss = loss + cfg.w_feature_matching * L.feature_matching(
-                [f.chunk(2)[0] for f in feats], [f.chunk(2)[1] for f in feats])
+        if gan:  # the identity learns from the discriminator too: it is not detached
+            terms = generator_terms(disc, fake, real, identity.expand(batch, -1),
+                                    cfg.w_adversarial, cfg.w_feature_matching)
+            loss = loss + terms["adv"] + terms["fm"]
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()
@@ -257,12 +271,7 @@ def finetune(base: BaseModel, sources: SourceSet, cfg: FinetuneConfig, source_pa
         with torch.no_grad():
             ema_id.lerp_(identity, 1 - cfg.ema)
         if gan:
-            disc.requires_grad_(True)
-            score, _ = disc(torch.cat([fake.detach(), real]), identity.detach().expand(2 * batch, -1))
-            loss_d = L.hinge_d(score.chunk(2)[1], score.chunk(2)[0])
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            discriminator_step(disc, opt_d, fake, real, identity.expand(batch, -1))
         if progress is not None:
             progress(step, steps)
     model.generator = ema_gen

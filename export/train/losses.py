@@ -13,6 +13,7 @@ from torch import nn
 from puppet import params as P
 
 from ..models.backbones import MobileNetV2
+from ..models.param_units import to_unit
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -107,10 +108,10 @@ def region_l1(fake: torch.Tensor, real: torch.Tensor, regions: torch.Tensor) -> 
     return ((fake - real).abs() * regions).sum() / area.clamp(min=1)
 
 
-def to_unit(params: torch.Tensor) -> torch.Tensor:
-    """Expression parameters scaled from their ranges to [-1, 1]."""
-    low, high = (torch.as_tensor(v, device=params.device) for v in (P.LOW, P.HIGH))
-    return (params - low) / (high - low) * 2 - 1
+def region_ce(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of per-pixel region probabilities ``pred`` [N,G,H,W] (a softmax over G)
+    against one-hot ``target`` [N,G,H,W]."""
+    return -(target * torch.log(pred.clamp(min=1e-6))).sum(1).mean()
 
 
 def param_regression(pred: torch.Tensor, params: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import os
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
@@ -15,16 +17,18 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from puppet import params as P
 
-from ..base_model import BaseModel, save_base
+from ..base_model import BaseModel, load_base, save_base
 from ..models import Discriminator, LatentPoseModel, get_config
 from . import losses as L
 from .checkpoint import load_training_state, save_training_state
 from .config import TrainConfig
 from .data import ProceduralHeads, SampleSpec, VideoFolder, collate
+from .ema import update_ema
+from .gan import discriminator_step, generator_terms
 from .progress import Progress
 
 log = logging.getLogger(__name__)
@@ -33,27 +37,43 @@ MOUTH_PARAMS = ("mouth_open", "smile", "mouth_width")
 
 
 class Reenact(nn.Module):
-    """The generator side as one module, so DDP sees encoders, generator and the training-only
-    read-out of expression parameters from the pose code in one forward."""
+    """The generator side as one module, so DDP sees encoders, generator and the read-out of
+    expression parameters from the pose code in one forward. The synthesis head's read-out is
+    training-only (``param_head``); the warp head's is its own ``warp.readout``, which moves it."""
 
     def __init__(self, model: LatentPoseModel, param_head: nn.Linear | None):
         super().__init__()
         self.model = model
         self.param_head = param_head
 
-    def forward(self, frames: torch.Tensor, driver: torch.Tensor):
+    def forward(self, frames: torch.Tensor, driver: torch.Tensor, references: torch.Tensor | None = None,
+                reference_params: torch.Tensor | None = None):
+        """-> rgb, mask, identity, read-out parameters (or None), the warp head's output (or None)."""
         identity = self.model.identity(frames)
         pose = self.model.pose(driver)
+        if self.model.warp is not None:
+            out = self.model.reenact(identity, pose, references, reference_params)
+            return out.rgb, out.mask, identity, out.params, out
         rgb, mask = self.model.generator(identity, pose)
-        return rgb, mask, identity, None if self.param_head is None else self.param_head(pose)
+        return rgb, mask, identity, None if self.param_head is None else self.param_head(pose), None
 
 
-def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+def warm_start(model: LatentPoseModel, base: BaseModel) -> None:
+    """Start ``model`` from a trained base of the same trunk: every tensor whose shape fits is
+    copied; a synthesis base's output convolution seeds the warp head's residual and mask, and its
+    expression read-out the warp head's."""
+    own = model.state_dict()
+    fits = {k: v for k, v in base.model.state_dict().items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(fits, strict=False)
     with torch.no_grad():
-        for pe, p in zip(ema.parameters(), model.parameters()):
-            pe.lerp_(p, 1 - decay)
-        for be, b in zip(ema.buffers(), model.buffers()):
-            be.copy_(b)
+        if model.warp is not None and base.model.warp is None:
+            for name in ("weight", "bias"):
+                src, dst = getattr(base.model.generator.out_conv, name), getattr(model.generator.out_conv, name)
+                dst[6:9] = src[0:3]  # residual RGB
+                dst[10:11] = src[3:4]  # mask
+            if base.readout is not None:
+                model.warp.readout.load_state_dict(base.readout.state_dict())
+    log.info("warm start from %s: %d of %d tensors", base.info.get("trained_with", "a base model"), len(fits), len(own))
 
 
 def _init_distributed() -> tuple[int, int, torch.device]:
@@ -99,9 +119,16 @@ class Trainer:
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.opt_g = torch.optim.Adam(self.model.parameters(), cfg.lr_g, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), cfg.lr_d, betas=(0.5, 0.999))
-        self.param_head = nn.Linear(mcfg.pose_dim, P.NUM_PARAMS).to(self.device)
-        self.ema_head = copy.deepcopy(self.param_head).requires_grad_(False)  # ships as the base's read-out
-        self.opt_p = torch.optim.Adam(self.param_head.parameters(), cfg.lr_g, betas=(0.5, 0.999))
+        if cfg.init and not (cfg.resume and (self.out / "checkpoint.json").is_file()):
+            warm_start(self.model, load_base(cfg.init, with_discriminator=False))
+            self.ema.load_state_dict(self.model.state_dict())
+        self.warp = self.model.warp is not None
+        if self.warp:  # the read-out is the model's own, trained by opt_g
+            self.param_head, self.ema_head, self.opt_p = self.model.warp.readout, self.ema.warp.readout, None
+        else:
+            self.param_head = nn.Linear(mcfg.pose_dim, P.NUM_PARAMS).to(self.device)
+            self.ema_head = copy.deepcopy(self.param_head).requires_grad_(False)  # ships as the base's read-out
+            self.opt_p = torch.optim.Adam(self.param_head.parameters(), cfg.lr_g, betas=(0.5, 0.999))
         self.param_weights = torch.tensor([cfg.mouth_emphasis if n in MOUTH_PARAMS else 1.0 for n in P.PARAM_NAMES],
                                           device=self.device)
         # Left out of the forward when unused: DDP insists that every parameter it sees gets a gradient.
@@ -115,31 +142,54 @@ class Trainer:
         self.step = 0
         if cfg.resume and (self.out / "checkpoint.json").is_file():
             info, fresh = load_training_state(self.out / "checkpoint", self._modules(), self._optimizers())
-            if "ema_head" in fresh:
+            if "ema_head" in fresh and not self.warp:
                 self.ema_head.load_state_dict(self.param_head.state_dict())
             self.step = int(info["step"])
             log.info("resumed at step %d", self.step)
 
     def _modules(self) -> dict[str, nn.Module]:
-        return {"model": self.model, "disc": self.disc, "ema": self.ema, "param_head": self.param_head,
-                "ema_head": self.ema_head}
+        modules = {"model": self.model, "disc": self.disc, "ema": self.ema}
+        if not self.warp:
+            modules.update(param_head=self.param_head, ema_head=self.ema_head)
+        return modules
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"opt_g": self.opt_g, "opt_d": self.opt_d, "opt_p": self.opt_p}
+        optimizers = {"opt_g": self.opt_g, "opt_d": self.opt_d}
+        if self.opt_p is not None:
+            optimizers["opt_p"] = self.opt_p
+        return optimizers
 
-    def loader(self):
+    def loader(self) -> DataLoader:
         cfg = self.cfg
         spec = SampleSpec(self.mcfg.resolution, cfg.k_frames,
-                          cfg.proxy_prob if self.mcfg.driving_mode == "proxy" else 0.0)
+                          cfg.proxy_prob if self.mcfg.driving_mode == "proxy" else 0.0,
+                          proxy_seed=cfg.proxy_seed, world=cfg.world, sheet=self.warp)
         seed = cfg.seed * 1000 + self.step  # a resumed run draws new samples
         if cfg.data == "procedural":
             data = ProceduralHeads(spec, seed=seed, rank=self.rank, identities=cfg.train_identities or None)
-            kw = {}
-        else:
-            data = VideoFolder(Path(cfg.data), spec, seed=seed + self.rank)
-            kw = {"shuffle": True}
-        return DataLoader(data, batch_size=cfg.batch, num_workers=cfg.workers, collate_fn=collate,
-                          persistent_workers=cfg.workers > 0, **kw)
+            return DataLoader(data, batch_size=cfg.batch, num_workers=cfg.workers, collate_fn=collate,
+                              persistent_workers=cfg.workers > 0)
+        data = VideoFolder(Path(cfg.data), spec, seed=seed, samples_per_entry=cfg.samples_per_video)
+        # Each rank takes its own share of every epoch; with one process the share is all of it.
+        sampler = DistributedSampler(data, num_replicas=self.world, rank=self.rank, shuffle=True, seed=seed)
+        if len(sampler) < cfg.batch:
+            raise ValueError(f"{cfg.data}: one pass holds {len(sampler)} samples per process, fewer than a "
+                             f"batch of {cfg.batch}; raise --samples-per-video")
+        # Workers copy the dataset when they start, so they are started anew for each epoch: a
+        # persistent worker would keep drawing the first epoch's samples.
+        return DataLoader(data, batch_size=cfg.batch, sampler=sampler, num_workers=cfg.workers,
+                          collate_fn=collate, drop_last=True)
+
+    def batches(self) -> Iterator[dict[str, torch.Tensor]]:
+        """Training batches without end. Procedural heads are an endless stream; videos are a
+        map-style dataset, passed over again and again: each pass (epoch) in a new order, with
+        new frames and augmentations drawn for each index."""
+        loader = self.loader()
+        for epoch in itertools.count():
+            if isinstance(loader.dataset, VideoFolder):
+                loader.sampler.set_epoch(epoch)
+                loader.dataset.set_epoch(epoch)
+            yield from loader
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.cfg
@@ -148,7 +198,8 @@ class Trainer:
         gan = cfg.w_adversarial > 0 and self.step >= cfg.gan_start
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
         with autocast:
-            rgb, mask, identity, params = self.reenact(b["identity"], b["driver"])
+            rgb, mask, identity, params, warp = self.reenact(b["identity"], b["driver"], b.get("references"),
+                                                             b.get("reference_params"))
             fake = rgb * mask
             parts = {"l1": cfg.w_l1 * L.multiscale_l1(fake, real), "dice": cfg.w_dice * L.dice(mask, b["mask"])}
             if cfg.w_features:
@@ -156,34 +207,26 @@ class Trainer:
             if cfg.w_pose_params:
                 read = L.param_regression(params.float(), b["params"], self.param_weights)
                 parts["params"] = cfg.w_pose_params * read
+            if warp is not None:
+                parts["regions"] = cfg.w_regions * L.region_ce(warp.regions, b["regions"])
+                parts["alpha"] = cfg.w_alpha * warp.alpha.mean()
             if self.perceptual is not None:
                 parts["perc"] = cfg.w_perceptual * self.perceptual(fake, real)
-            if gan:
-                cond = identity.detach().repeat(2, 1)
-                self.disc.requires_grad_(False)  # unwrapped and frozen: no D gradients in the G step
-                score, feats = self.disc(torch.cat([fake, real]), cond)
-                fake_feats = [f.chunk(2)[0] for f in feats]
-                real_feats = [f.chunk(2)[1] for f in feats]
-                parts["adv"] = cfg.w_adversarial * L.hinge_g(score.chunk(2)[0])
-                parts["fm"] = cfg.w_feature_matching * L.feature_matching(fake_feats, real_feats)
+            if gan:  # the unwrapped discriminator: DDP must not see it in the generator's step
+                parts.update(generator_terms(self.disc, fake, real, identity.detach(),
+                                             cfg.w_adversarial, cfg.w_feature_matching))
             loss_g = sum(parts.values())
-        self.opt_g.zero_grad(set_to_none=True)
-        self.opt_p.zero_grad(set_to_none=True)
+        optimizers = [o for o in (self.opt_g, self.opt_p) if o is not None]
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
         loss_g.backward()
-        self.opt_g.step()
-        self.opt_p.step()
+        for opt in optimizers:
+            opt.step()
         update_ema(self.ema, self.model, cfg.ema)
-        update_ema(self.ema_head, self.param_head, cfg.ema)
+        if not self.warp:  # the warp head's read-out is part of the model's EMA
+            update_ema(self.ema_head, self.param_head, cfg.ema)
         if gan:
-            self.disc.requires_grad_(True)
-            with autocast:
-                score, _ = self.disc_step(torch.cat([fake.detach(), real]), identity.detach().repeat(2, 1))
-                fake_s, real_s = score.chunk(2)
-                loss_d = L.hinge_d(real_s, fake_s)
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.opt_d.step()
-            parts["d"] = loss_d
+            parts["d"] = discriminator_step(self.disc_step, self.opt_d, fake, real, identity, autocast)
         self._last = (b, fake)
         return {k: float(v.detach()) for k, v in parts.items()}
 
@@ -195,7 +238,8 @@ class Trainer:
         info = {"steps": self.step, "trained_with": "puppet-export train", "config": asdict(self.cfg)}
         readout = copy.deepcopy(self.ema_head).cpu() if self.cfg.w_pose_params else None
         save_base(BaseModel(copy.deepcopy(self.ema).cpu(), copy.deepcopy(self.disc).cpu(), preset=self.cfg.preset,
-                            info=info, readout=readout), self.out / "base.safetensors")
+                            info=info, readout=readout, proxy_seed=self.cfg.proxy_seed),
+                  self.out / "base.safetensors")
 
     def run(self) -> list[dict[str, float]]:
         cfg = self.cfg
@@ -206,7 +250,7 @@ class Trainer:
         bar = Progress(cfg.steps, self.step, "train ", enabled=self.rank == 0)
         self.model.train()
         self.disc.train()
-        data = iter(self.loader())
+        data = self.batches()
         while self.step < cfg.steps:
             losses = self.train_step(next(data))
             self.step += 1

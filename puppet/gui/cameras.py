@@ -1,7 +1,8 @@
 """Which cameras exist and which of the usual sizes each one grants.
 
 Opening a device can take a second or more, so this runs off the interface thread. Only the
-capture properties are read back (no frames), which keeps the probe cheap.
+capture properties are read back (no frames), which keeps the probe cheap. OpenCV's log is
+silenced meanwhile: every missing index would print a warning or two on stderr.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import cv2
 
 SIZES = ((640, 480), (1280, 720), (1920, 1080))
 PROBED_INDICES = range(5)
+_LOG_SILENT = 0  # cv::utils::logging::LOG_LEVEL_SILENT
 
 
 @dataclass(frozen=True)
@@ -21,20 +23,25 @@ class CameraInfo:
 
 
 def probe_cameras(indices=PROBED_INDICES) -> list[CameraInfo]:
-    found = []
-    for i in indices:
-        cap = cv2.VideoCapture(i)
-        if not cap.isOpened():
-            cap.release()
-            continue
-        sizes = []
-        for w, h in SIZES:
-            cap.set(cv2.CAP_PROP_FRAME_WIDTH, w)
-            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, h)
-            granted = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-            if granted == (w, h):
-                sizes.append(granted)
+    previous = cv2.setLogLevel(_LOG_SILENT)
+    try:
+        return [info for i in indices if (info := _probe(i)) is not None]
+    finally:
+        cv2.setLogLevel(previous)
+
+
+def _probe(index: int) -> CameraInfo | None:
+    cap = cv2.VideoCapture(index)
+    if not cap.isOpened():
         cap.release()
-        # A driver that answers no size query still streams something: offer the smallest.
-        found.append(CameraInfo(i, tuple(sizes) or SIZES[:1]))
-    return found
+        return None
+    sizes = []
+    for w, h in SIZES:
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, w)
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, h)
+        granted = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        if granted == (w, h):
+            sizes.append(granted)
+    cap.release()
+    # A driver that answers no size query still streams something: offer the smallest.
+    return CameraInfo(index, tuple(sizes) or SIZES[:1])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import cv2
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSlider,
     QVBoxLayout,
     QWidget,
 )
@@ -21,7 +20,7 @@ from PySide6.QtWidgets import (
 from puppet.compose import Background
 
 from .cameras import SIZES, CameraInfo
-from .sliders import ParamSliders
+from .sliders import PanelSlider, ParamSliders
 
 SOURCE_DEMO, SOURCE_SLIDERS = "demo clip", "sliders"
 GREEN = (0, 177, 64)
@@ -30,14 +29,9 @@ COLOURS = {"green": GREEN, "white": (255, 255, 255), "black": (0, 0, 0), "grey":
 TRANSPARENT, IMAGE = "transparent (GIF)", "image..."
 
 
-def _slider(lo: int, hi: int, value: int) -> QSlider:
-    s = QSlider(Qt.Orientation.Horizontal)
-    s.setRange(lo, hi)
-    s.setValue(value)
-    return s
-
-
 class Controls(QWidget):
+    VIRTUAL_CAMERA_TIP = "Send the character to a virtual camera, for video calls and streaming"
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.source = QComboBox()
@@ -50,8 +44,8 @@ class Controls(QWidget):
         self.mirror = QCheckBox("Mirror")
         self.overlay = QCheckBox("Tracking overlay")
         self.calibrate = QPushButton("Calibrate neutral  (C)")
-        self.gain = _slider(50, 200, 100)  # percent
-        self.smoothing = _slider(25, 400, 100)  # percent
+        self.gain = PanelSlider(50, 200, 100)  # percent
+        self.smoothing = PanelSlider(25, 400, 100)  # percent
         self.background = QComboBox()
         self.background.addItems([*COLOURS, TRANSPARENT, IMAGE])
         self.fmt = QComboBox()
@@ -61,6 +55,9 @@ class Controls(QWidget):
         self.elapsed = QLabel("")
         self.open_folder = QPushButton("Open recordings folder")
         self.snapshot = QPushButton("Snapshot PNG  (S)")
+        self.virtual_camera = QPushButton("Virtual camera")
+        self.virtual_camera.setCheckable(True)
+        self.virtual_camera.setToolTip(self.VIRTUAL_CAMERA_TIP)
         self.sliders = ParamSliders()
 
         src = QGroupBox("Driver")
@@ -76,7 +73,7 @@ class Controls(QWidget):
         f.addRow("Smoothing", self.smoothing)
         look = QGroupBox("Background")
         QVBoxLayout(look).addWidget(self.background)
-        rec = QGroupBox("Recording")
+        rec = QGroupBox("Output")
         v = QVBoxLayout(rec)
         row = QHBoxLayout()
         row.addWidget(self.fmt)
@@ -85,6 +82,7 @@ class Controls(QWidget):
         v.addWidget(self.elapsed)
         v.addWidget(self.snapshot)
         v.addWidget(self.open_folder)
+        v.addWidget(self.virtual_camera)
         self.sliders_box = QGroupBox("Expression sliders")
         QVBoxLayout(self.sliders_box).addWidget(self.sliders)
         layout = QVBoxLayout(self)

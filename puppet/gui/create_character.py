@@ -2,48 +2,50 @@
 
 The review page shows, per source image, its crop, its mask (check these first: a bad mask is
 the usual cause of a bad character) and the expression it was read as (``puppet-export
-expressions``, in its own process), drawn on the proxy head, with sliders to correct it.
-Fine-tuning then runs in a separate process (``puppet-export character``), which reports
-progress as JSON lines and writes the bundle atomically, so cancelling leaves nothing behind.
+expressions``, in its own process), drawn on the proxy head; readings the reader is unsure of are
+marked. A preset (its button, or number keys 1-9 and 0) sets an image's expression at once, the
+head pose kept; Shift+click or Ctrl+number adds a preset to the face as it is (a smile with an
+open mouth); the sliders are for fine adjustment; Up/Down and Page Up/Down move between images.
+"Make character" hands the images and expressions to a background fine-tuning job
+(:mod:`.finetune_job`, shown in the gallery) and closes the page.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QProcess, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
 )
 
 from puppet import params as P
-from puppet.assets import DEFAULT_BASE
 from puppet.heads import Identity, render_head
 
+from .finetune_job import FinetuneJob, NewCharacterConfig
 from .sliders import ParamSliders
 from .video_view import ImageView
 
 REVIEW_SIDE = 128
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+PRESET_KEYS = "1234567890"  # one per preset, in the order of params.PRESETS
+UNCERTAIN_AT = 0.5  # an uncertainty score from here up marks a reading
+UNCERTAIN_COLOR = "#d80"
 
-
-@dataclass(frozen=True)
-class NewCharacterConfig:
-    base: Path = DEFAULT_BASE
-    iterations: int | None = None  # None: the fine-tuning command's default
+__all__ = ["CreateCharacterDialog", "NewCharacterConfig", "images_in", "parse_expressions", "review_sources"]
 
 
 def images_in(folder: Path) -> list[Path]:
@@ -52,7 +54,7 @@ def images_in(folder: Path) -> list[Path]:
 
 def review_sources(paths: list[Path]):
     """The SourceSet to review, at REVIEW_SIDE."""
-    from export.sources import load_sources  # numpy/OpenCV only: no torch on this path
+    from puppet.sources import load_sources  # numpy/OpenCV only: no torch on this path
 
     return load_sources(paths, REVIEW_SIDE)
 
@@ -63,10 +65,20 @@ def expressions_command(config: NewCharacterConfig, images: list[Path]) -> list[
     return [sys.executable, "-m", "export.cli", "expressions", "--base", str(config.base), *map(str, images)]
 
 
-def character_command(config: NewCharacterConfig, images: list[Path], out: Path, params_file: Path) -> list[str]:
-    cmd = [sys.executable, "-m", "export.cli", "character", "--base", str(config.base), *map(str, images),
-           "-o", str(out), "--params", str(params_file), "--progress", "json"]
-    return cmd if config.iterations is None else cmd + ["--iterations", str(config.iterations)]
+def parse_expressions(text: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The expressions command's JSON: a list of one object of parameter values per image, each
+    with an optional ``uncertain`` (true/false, or a score in [0, 1]). Returns the values [count,
+    NUM_PARAMS] and which readings are uncertain [count]; ValueError or KeyError if it is not that."""
+    raw = json.loads(text)
+    if not isinstance(raw, list) or len(raw) != count:
+        raise ValueError(f"expected a JSON list of {count} objects, one per image")
+    values, uncertain = [], []
+    for item in raw:
+        item = dict(item)
+        flag = item.pop("uncertain", False)
+        uncertain.append(flag if isinstance(flag, bool) else float(flag) >= UNCERTAIN_AT)
+        values.append(P.from_dict(item))
+    return np.stack(values), np.array(uncertain, bool)
 
 
 def _tile(chw: np.ndarray) -> np.ndarray:
@@ -74,29 +86,37 @@ def _tile(chw: np.ndarray) -> np.ndarray:
 
 
 class CreateCharacterDialog(QDialog):
-    created = Signal(Path)
+    started = Signal(object)  # FinetuneJob, about to start: the page closes, the gallery shows it
 
     def __init__(self, images: list[Path], config: NewCharacterConfig, library_dir: Path, parent=None):
         super().__init__(parent)
         self.setWindowTitle("New character")
-        self.resize(820, 560)
+        self.resize(820, 600)
         self.images, self.config, self.library_dir = images, config, library_dir
         self.sources = review_sources(images)
         self.expr = np.stack([P.neutral() for _ in images])
-        self.known = np.zeros(len(images), bool)  # estimated, or set by hand: else left to fine-tuning
+        self.known = np.zeros(len(images), bool)  # read, or set by hand: else left to fine-tuning
+        self.by_hand = np.zeros(len(images), bool)
+        self.uncertain = np.zeros(len(images), bool)
         self._showing = False
-        self.process: QProcess | None = None
-        self._tmp = tempfile.TemporaryDirectory(prefix="puppet-new-")
 
         self.rows = QListWidget()
         for p in images:
             self.rows.addItem(p.name)
         self.crop_view, self.mask_view, self.head_view = ImageView(), ImageView(), ImageView()
         self.sliders = ParamSliders()
+        self.presets: dict[str, QPushButton] = {}
+        preset_grid = QGridLayout()
+        for i, (name, key) in enumerate(zip(P.PRESETS, PRESET_KEYS)):
+            button = self.presets[name] = QPushButton(f"{key}  {name}")
+            button.setAutoDefault(False)  # Enter does not apply a preset
+            button.setToolTip(f"{name} (key {key}); Shift+click or Ctrl+{key}: add it to the face as it is")
+            button.clicked.connect(lambda _=False, name=name: self.apply_preset(
+                name, add=bool(QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier)))
+            preset_grid.addWidget(button, i // 5, i % 5)
         self.name = QLineEdit(images[0].stem.split("_")[0] if images else "character")
-        self.progress = QProgressBar()
         self.start_button, self.cancel_button = QPushButton("Make character"), QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
+        self.cancel_button.setAutoDefault(False)
         warnings = QLabel("\n".join(self.sources.warnings) or "Masks look usable. Check each one.")
         self.expr_note = QLabel("Reading each image's expression...")
         warnings.setWordWrap(True)
@@ -111,14 +131,14 @@ class CreateCharacterDialog(QDialog):
         right.addLayout(views, 2)
         right.addWidget(warnings)
         right.addWidget(self.expr_note)
+        right.addLayout(preset_grid)
         right.addWidget(self.sliders, 3)
         top = QHBoxLayout()
         top.addWidget(self.rows, 1)
         top.addLayout(right, 3)
         bottom = QHBoxLayout()
         bottom.addWidget(QLabel("Name"))
-        bottom.addWidget(self.name)
-        bottom.addWidget(self.progress, 1)
+        bottom.addWidget(self.name, 1)
         bottom.addWidget(self.start_button)
         bottom.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
@@ -128,8 +148,10 @@ class CreateCharacterDialog(QDialog):
         self.rows.currentRowChanged.connect(self._show)
         self.sliders.changed.connect(self._edit)
         self.start_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.clicked.connect(self.reject)
+        self._shortcuts()
         self.rows.setCurrentRow(0)
+        self.rows.setFocus()
         self.reader = QProcess(self)
         cmd = expressions_command(config, images)
         self.reader.setProgram(cmd[0])
@@ -137,91 +159,105 @@ class CreateCharacterDialog(QDialog):
         self.reader.finished.connect(self._expressions_read)
         self.reader.start()
 
+    def _shortcuts(self) -> None:
+        # Dialog-wide, so they work with the focus on a slider too; the name field keeps its digits.
+        moves = {"Down": 1, "PgDown": 1, "Up": -1, "PgUp": -1}
+        for key, step in moves.items():
+            QShortcut(QKeySequence(key), self).activated.connect(lambda step=step: self.step(step))
+        for name, key in zip(P.PRESETS, PRESET_KEYS):
+            QShortcut(QKeySequence(key), self).activated.connect(lambda name=name: self.apply_preset(name))
+            QShortcut(QKeySequence(f"Ctrl+{key}"), self).activated.connect(
+                lambda name=name: self.apply_preset(name, add=True))
+
+    def step(self, delta: int) -> None:
+        """Show the next (1) or previous (-1) image."""
+        row = min(max(self.rows.currentRow() + delta, 0), self.rows.count() - 1)
+        self.rows.setCurrentRow(row)
+
+    def apply_preset(self, name: str, add: bool = False) -> None:
+        """Set the shown image's expression to a preset (``add``: on top of its face as it is)."""
+        row = self.rows.currentRow()
+        if row >= 0:
+            self._set_by_hand(row, P.with_preset(self.expr[row], name, add))
+            self._show(row)
+
     def _expressions_read(self, code: int, status) -> None:
         out = bytes(self.reader.readAllStandardOutput()).decode(errors="replace")
         try:
-            values = [P.from_dict(v) for v in json.loads(out)] if code == 0 else None
+            values, uncertain = parse_expressions(out, len(self.expr)) if code == 0 else (None, None)
         except (ValueError, KeyError, TypeError):
-            values = None
-        if values is None or len(values) != len(self.expr):
+            values = uncertain = None
+        if values is None:
             err = bytes(self.reader.readAllStandardError()).decode(errors="replace").strip().splitlines()
             self.expr_note.setText(f"Could not read the expressions ({err[-1] if err else code}); "
-                                   "fine-tuning will try again unless you set them with the sliders.")
+                                   "fine-tuning will try again unless you set them with the presets or sliders.")
             return
-        for i, v in enumerate(values):
-            if not self.known[i]:  # what the person set while waiting stays
-                self.expr[i], self.known[i] = v, True
-        self.expr_note.setText("Expressions as the base model reads them: correct them with the sliders.")
+        self.take_readings(values, uncertain)
+
+    def take_readings(self, values: np.ndarray, uncertain: np.ndarray) -> None:
+        """The reader's values; what the person set while waiting stays."""
+        for i in np.flatnonzero(~self.by_hand):
+            self.expr[i] = values[i]
+        self.known[:] = True
+        self.uncertain[:] = uncertain
+        for i in range(len(self.images)):
+            self._label(i)
+        unsure = int(uncertain.sum())
+        self.expr_note.setText(
+            "Expressions as the base model reads them"
+            + (f"; {unsure} of {len(uncertain)} uncertain (marked ?): check those first" if unsure else "")
+            + ". Set one with a preset (keys 1-0), adjust with the sliders; Up/Down: next image.")
         self._show(self.rows.currentRow())
+
+    def _label(self, row: int) -> None:
+        item = self.rows.item(row)
+        unsure = self.uncertain[row] and not self.by_hand[row]
+        item.setText(self.images[row].name + ("  \u2713" if self.by_hand[row] else "  ?" if unsure else ""))
+        item.setForeground(QBrush(QColor(UNCERTAIN_COLOR)) if unsure else QBrush())
+        item.setToolTip("the reading of this image is uncertain: check it" if unsure else "")
 
     def _show(self, row: int) -> None:
         if row < 0:
             return
         self.crop_view.set_image(_tile(self.sources.images[row]))
         self.mask_view.set_image(_tile(np.repeat(self.sources.masks[row], 3, 0)))
-        self._showing = True
+        self._showing = True  # the sliders show the values; their rounding does not replace them
         self.sliders.set_values(self.expr[row])
         self._showing = False
+        self.head_view.set_image(render_head(Identity.from_seed(0), self.expr[row], 192).rgb)
 
     def _edit(self, values: np.ndarray) -> None:
         row = self.rows.currentRow()
-        if row >= 0:
-            self.expr[row] = values
-            self.known[row] |= not self._showing
+        if row >= 0 and not self._showing:
+            self._set_by_hand(row, values)
             self.head_view.set_image(render_head(Identity.from_seed(0), values, 192).rgb)
+
+    def _set_by_hand(self, row: int, values: np.ndarray) -> None:
+        self.expr[row] = values
+        self.known[row] = self.by_hand[row] = True
+        self._label(row)
 
     def output_path(self) -> Path:
         safe = "".join(c for c in self.name.text().strip() if c.isalnum() or c in "-_ ") or "character"
         return self.library_dir / f"{safe}.puppet"
 
-    def start(self) -> None:
-        params_file = Path(self._tmp.name) / "params.json"
+    def start(self) -> FinetuneJob | None:
+        """Start fine-tuning in the background and close the page."""
+        out = self.output_path()
         # null: not read yet and not set by hand, so fine-tuning estimates it as the reader would have
-        params_file.write_text(json.dumps([P.as_dict(v) if k else None for v, k in zip(self.expr, self.known)]))
-        self.library_dir.mkdir(parents=True, exist_ok=True)
-        cmd = character_command(self.config, self.images, self.output_path(), params_file)
-        self.process = QProcess(self)
-        self.process.setProgram(cmd[0])
-        self.process.setArguments(cmd[1:])
-        self.process.readyReadStandardOutput.connect(self._read_progress)
-        self.process.finished.connect(self._finished)
-        self.start_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 0)
-        self.process.start()
-
-    def _read_progress(self) -> None:
-        for line in bytes(self.process.readAllStandardOutput()).decode(errors="replace").splitlines():
-            try:
-                msg = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if "total" in msg:
-                self.progress.setRange(0, msg["total"])
-                self.progress.setValue(msg["step"])
-            if "done" in msg:
-                self.created.emit(Path(msg["done"]))
-
-    def _finished(self, code: int, status) -> None:
-        self.cancel_button.setEnabled(False)
-        self.start_button.setEnabled(True)
-        self.progress.setRange(0, 1)
-        if code == 0:
-            self.progress.setValue(1)
-            self.accept()
-        elif self.process is not None and not self.process.property("cancelled"):
-            err = bytes(self.process.readAllStandardError()).decode(errors="replace").strip().splitlines()
-            QMessageBox.warning(self, "New character", err[-1] if err else f"fine-tuning failed ({code})")
+        params = [P.as_dict(v) if k else None for v, k in zip(self.expr, self.known)]
+        try:
+            job = FinetuneJob.for_images(out.stem, self.images, params, out, self.config, parent=self.parent())
+        except OSError as e:
+            QMessageBox.warning(self, "New character", f"Cannot prepare fine-tuning: {e}")
+            return None
+        self.started.emit(job)  # shown before it runs, so that even a failure to start is seen
+        job.start()
+        self.accept()
+        return job
 
     def done(self, result: int) -> None:
         if self.reader.state() != QProcess.ProcessState.NotRunning:
             self.reader.kill()
             self.reader.waitForFinished(5000)
         super().done(result)
-
-    def cancel(self) -> None:
-        if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
-            self.process.setProperty("cancelled", True)
-            self.process.kill()
-            self.process.waitForFinished(5000)
-        self.reject()

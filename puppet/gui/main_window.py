@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 from platformdirs import user_videos_dir
-from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -34,15 +34,18 @@ from puppet.assets import AssetError, demo_clip
 from puppet.bundle import BundleError
 from puppet.capture import CameraConfig, CameraSource, CaptureError, VideoFileSource
 from puppet.compose import Background, ComposeConfig
-from puppet.engine import Engine, EngineError
-from puppet.library import LibraryError, import_character, user_characters_dir
+from puppet.engine import Engine
+from puppet.library import CharacterEntry, LibraryError, import_character, user_characters_dir
 from puppet.pipeline import Pipeline, PipelineConfig, PipelineError
 from puppet.tracking import ExpressionConfig
+from puppet.virtual_camera import VirtualCamera, VirtualCameraError
 
 from .bridge import PipelineBridge
 from .cameras import CameraInfo, probe_cameras
 from .controls import GREEN, SOURCE_DEMO, SOURCE_SLIDERS, Controls
 from .create_character import CreateCharacterDialog, NewCharacterConfig, images_in
+from .engine_loader import EngineLoader
+from .finetune_job import DONE, FAILED, FinetuneJob
 from .gallery import Gallery, is_bundle
 from .settings import open_settings
 from .video_view import ImageView
@@ -63,8 +66,14 @@ class MainWindow(QMainWindow):
         self.recordings_dir = recordings_dir or Path(user_videos_dir()) / "puppet"
         self.pipeline: Pipeline | None = None
         self.bridge: PipelineBridge | None = None
+        # The character on screen; it outlives pipelines (a new source reuses it).
+        self.engine: Engine | None = None
+        self.shown: CharacterEntry | None = None
+        self.loader = EngineLoader(self)
+        self.virtual_camera: VirtualCamera | None = None
         self.last_result = None
         self._camera_aspect = 4 / 3
+        self._inset_shape: tuple[int, ...] = ()
         self.last_recording = None
         self._record_started = 0.0
         self._background = Background.of_color(GREEN)
@@ -83,7 +92,7 @@ class MainWindow(QMainWindow):
         buttons.addWidget(import_button)
         buttons.addWidget(new_button)
         lv.addLayout(buttons)
-        scroll = QScrollArea()
+        scroll = self.controls_scroll = QScrollArea()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
         split = QSplitter()
@@ -97,7 +106,10 @@ class MainWindow(QMainWindow):
 
         c = self.controls
         self.gallery.chosen.connect(self.set_character)
+        self.gallery.refused.connect(self._refused)
         self.gallery.dropped.connect(self.handle_drop)
+        self.gallery.job_ended.connect(self._finetune_ended)
+        self.gallery.released.connect(self._select_shown)
         import_button.clicked.connect(self.import_dialog)
         new_menu = QMenu(new_button)
         new_menu.addAction("From images...", self.new_character_from_files)
@@ -113,7 +125,10 @@ class MainWindow(QMainWindow):
         c.background.activated.connect(self.choose_background)
         c.record.clicked.connect(self.toggle_recording)
         c.snapshot.clicked.connect(self.snapshot)
-        c.open_folder.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.recordings_dir))))
+        c.open_folder.clicked.connect(self.open_recordings_folder)
+        c.virtual_camera.toggled.connect(self.toggle_virtual_camera)
+        self.loader.loaded.connect(self._engine_loaded)
+        self.loader.failed.connect(self._engine_failed)
         c.sliders.changed.connect(lambda v: self.pipeline and self._sliders_active() and self.set_manual(v))
         self._shortcuts()
         self.timer = QTimer(self)
@@ -162,7 +177,8 @@ class MainWindow(QMainWindow):
     # ---- the pipeline -------------------------------------------------------------------------
     def current_character(self):
         row = self.gallery.currentRow()
-        return self.gallery.entries[row] if 0 <= row < len(self.gallery.entries) else None
+        # A fine-tuning job's row is not a character: the one on screen stays current.
+        return self.gallery.entries[row] if 0 <= row < len(self.gallery.entries) else self.shown
 
     def _sliders_active(self) -> bool:
         return self.controls.source.currentText() == SOURCE_SLIDERS
@@ -178,21 +194,64 @@ class MainWindow(QMainWindow):
         return None
 
     def restart(self) -> None:
-        """(Re)start the pipeline for the current character and source."""
+        """(Re)start the pipeline for the current character and source. A character not on
+        screen yet is loaded off this thread first (see _engine_loaded)."""
         self.stop_pipeline()
         entry = self.current_character()
         self.controls.sliders_box.setVisible(self._sliders_active())
         if entry is None:
             self.message("No characters yet: import a .puppet file or make a new character.")
             return
+        if self.engine is not None and self.shown is not None and self.shown.path == entry.path:
+            self.loader.cancel()
+            self.view.unsetCursor()
+            self._start_pipeline(self.engine)
+        else:
+            self._load(entry)
+
+    def _load(self, entry: CharacterEntry) -> None:
+        self.loader.request(entry.path, entry)
+        self.view.setCursor(Qt.CursorShape.BusyCursor)
+        self.message(f"Loading {entry.name}...")
+
+    def _engine_loaded(self, engine: Engine, entry: CharacterEntry) -> None:
+        """A requested character is ready: swap it into the running pipeline, or start one."""
+        self.view.unsetCursor()
+        if self.pipeline is not None and self.pipeline.running:
+            try:
+                self.pipeline.set_character(engine)
+            except PipelineError as e:
+                self.message(f"{e}; choose a camera or the demo clip for this character", error=True)
+                self._select_shown()
+                return
+            self.engine, self.shown = engine, entry
+            self.message(entry.name)
+            return
+        self.engine, self.shown = engine, entry
+        self.message(engine.notice or entry.name)
+        self._start_pipeline(engine)
+
+    def _engine_failed(self, message: str, entry: CharacterEntry) -> None:
+        """The character stays as it was; the message names the file."""
+        self.view.unsetCursor()
+        self.message(message, error=True)
+        self._select_shown()
+
+    def _select_shown(self) -> None:
+        """Highlight the character on screen again, without loading it anew."""
+        paths = [e.path for e in self.gallery.entries]
+        if self.shown is not None and self.shown.path in paths:
+            self.gallery.blockSignals(True)
+            self.gallery.setCurrentRow(paths.index(self.shown.path))
+            self.gallery.blockSignals(False)
+
+    def _start_pipeline(self, engine: Engine) -> None:
+        self.stop_pipeline()
         try:
-            engine = Engine.load(entry.path)
             source = self._source()
-        except (EngineError, BundleError, CaptureError, AssetError) as e:
+        except (CaptureError, AssetError) as e:
             self.message(str(e), error=True)
             return
-        if engine.notice:
-            self.message(engine.notice)
         self.bridge = PipelineBridge(self)
         self.bridge.frame.connect(self._show_frame)
         self.bridge.error.connect(lambda m: self.message(m, error=True))
@@ -228,11 +287,22 @@ class MainWindow(QMainWindow):
         r = self.bridge.take()
         if r is None:
             return
-        if self.last_result is None or r.camera.shape != self.last_result.camera.shape:
-            self._place_camera(r.camera.shape[1] / r.camera.shape[0])
+        # Sliders have no camera: the inset shows the proxy head they draw, which drives the character.
+        inset = r.driver if self._sliders_active() else r.camera
+        if inset.shape != self._inset_shape:
+            self._inset_shape = inset.shape
+            self._place_camera(inset.shape[1] / inset.shape[0])
         self.last_result = r
         self.view.set_image(r.image)
-        self.camera_view.set_image(r.camera, r.track.landmarks, r.track.box)
+        if inset is r.camera:
+            self.camera_view.set_image(r.camera, r.track.landmarks, r.track.box)
+        else:
+            self.camera_view.set_image(inset)
+        if self.virtual_camera is not None:
+            try:
+                self.virtual_camera.send(r.image)
+            except VirtualCameraError as e:
+                self._virtual_camera_off(str(e))
 
     def _tick(self) -> None:
         if self.pipeline is not None and self.pipeline.running and self.last_result is not None:
@@ -249,12 +319,7 @@ class MainWindow(QMainWindow):
     # ---- actions ------------------------------------------------------------------------------
     def set_character(self, entry) -> None:
         if self.pipeline is not None and self.pipeline.running:
-            try:
-                self.pipeline.set_character(entry.path)
-            except (EngineError, BundleError) as e:
-                self.message(str(e), error=True)
-            else:
-                self.message(f"{entry.name}")
+            self._load(entry)  # swapped in when loaded; until then the current one runs on
         else:
             self.restart()
 
@@ -323,6 +388,51 @@ class MainWindow(QMainWindow):
         self.message(f"Saved {path}")
         return path
 
+    def open_recordings_folder(self) -> None:
+        folder = self.recordings_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            self.message(f"{folder}: cannot create the recordings folder ({e.strerror or e})", error=True)
+            return
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self.message(f"Recordings are in {folder} (no file manager is set up to open it)")
+
+    def toggle_virtual_camera(self, on: bool) -> None:
+        """Send the character to the system's virtual camera, or stop; without pyvirtualcam or a
+        device the toggle turns itself off and says why."""
+        if not on:
+            self._close_virtual_camera()
+            self.message("Virtual camera off")
+            return
+        # Opened now, so that a missing device is said at once; before the first frame at the
+        # side the character draws at.
+        side = self.engine.output_resolution if self.engine is not None else 256
+        height, width = self.last_result.image.shape[:2] if self.last_result is not None else (side, side)
+        try:
+            cam = VirtualCamera(self.pipeline.source.fps if self.pipeline is not None else 30.0)
+            cam.open(width, height)
+        except VirtualCameraError as e:
+            self._virtual_camera_off(str(e))
+            return
+        self.virtual_camera = cam
+        self.controls.virtual_camera.setToolTip(self.controls.VIRTUAL_CAMERA_TIP)
+        self.message(f"Sending to the virtual camera {cam.device or ''}".rstrip())
+
+    def _virtual_camera_off(self, reason: str) -> None:
+        self._close_virtual_camera()
+        button = self.controls.virtual_camera
+        button.blockSignals(True)
+        button.setChecked(False)
+        button.blockSignals(False)
+        button.setToolTip(reason)
+        self.message(reason, error=True)
+
+    def _close_virtual_camera(self) -> None:
+        cam, self.virtual_camera = self.virtual_camera, None
+        if cam is not None:
+            cam.close()
+
     def toggle_full_screen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
 
@@ -363,7 +473,8 @@ class MainWindow(QMainWindow):
             self.new_character_dialog(images)
 
     def new_character_dialog(self, images: list[Path]) -> CreateCharacterDialog | None:
-        """The review page for these images; it stays open (not blocking) while fine-tuning runs."""
+        """The review page for these images; it closes when fine-tuning starts, which then runs in
+        the background, shown in the gallery."""
         if not images:
             return None
         try:
@@ -371,13 +482,31 @@ class MainWindow(QMainWindow):
         except (ValueError, OSError) as e:
             self.message(str(e), error=True)
             return None
-        dialog.created.connect(self._character_created)
+        dialog.started.connect(self._finetune_started)
         dialog.open()
         return dialog
 
-    def _character_created(self, path: Path) -> None:
-        self.gallery.refresh(select=path.stem)
-        self.message(f"New character {path.stem} is in the gallery")
+    def _finetune_started(self, job: FinetuneJob) -> None:
+        self.gallery.add_job(job)
+        self.message(f"Making {job.name} in the background: its progress is in the gallery")
+
+    def _finetune_ended(self, job: FinetuneJob) -> None:
+        """The new character is listed (not switched to: the live view goes on as it was)."""
+        if job.state == DONE:
+            self.message(f"New character {job.name} is ready in the gallery")
+        elif job.state == FAILED:
+            self.message(f"Making {job.name} failed: {job.error}", error=True)
+        else:
+            self.message(f"Making {job.name} cancelled")
+
+    def _refused(self, entry: CharacterEntry) -> None:
+        """A broken bundle is not loaded: the character on screen stays, and so does its highlight."""
+        self.message(f"{entry.name} cannot be used: {entry.problem}", error=True)
+        if self.shown is None:
+            self.gallery.blockSignals(True)
+            self.gallery.setCurrentRow(-1)
+            self.gallery.blockSignals(False)
+        self._select_shown()
 
     def message(self, text: str, error: bool = False) -> None:
         self.statusBar().setStyleSheet("color: #c33;" if error else "")
@@ -404,5 +533,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self._save()
         self.timer.stop()
+        self.loader.close()
+        self.gallery.cancel_jobs()
         self.stop_pipeline()
+        self._close_virtual_camera()
         super().closeEvent(event)

@@ -1,4 +1,5 @@
-"""A slider per expression parameter (ranges from puppet.params)."""
+"""A slider per expression parameter (ranges from puppet.params), and the slider every panel
+of the window uses."""
 
 from __future__ import annotations
 
@@ -11,6 +12,23 @@ from puppet import params as P
 STEPS = 100
 
 
+class PanelSlider(QSlider):
+    """A slider in a scrolling panel: the mouse wheel scrolls the panel, and moves the slider
+    only once it has focus (clicked or tabbed to)."""
+
+    def __init__(self, lo: int = 0, hi: int = STEPS, value: int = 0, parent=None):
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus: a wheel must not take focus
+        self.setRange(lo, hi)
+        self.setValue(value)
+
+    def wheelEvent(self, event) -> None:
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()  # passed on to the parents: the scroll area scrolls
+
+
 class ParamSliders(QWidget):
     changed = Signal(object)  # float32 [NUM_PARAMS]
 
@@ -20,8 +38,7 @@ class ParamSliders(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         self._sliders: list[QSlider] = []
         for spec in P.PARAM_SPECS:
-            s = QSlider(Qt.Orientation.Horizontal)
-            s.setRange(0, STEPS)
+            s = PanelSlider()
             s.setToolTip(spec.doc)
             s.valueChanged.connect(self._emit)
             self._sliders.append(s)

@@ -38,6 +38,11 @@ class ImageView(QWidget):
             self._box = QRectF(cx - side / 2, cy - side / 2, side, side)
         self.update()
 
+    @property
+    def image(self) -> QImage | None:
+        """The picture shown (None before the first)."""
+        return self._image
+
     def image_rect(self) -> QRectF:
         if self._image is None:
             return QRectF()

@@ -3,13 +3,20 @@
 ``Identity.from_seed(seed)`` draws face shape, colours, hair style, eyes, brows, glasses, clothing
 and background from one seeded generator, so a seed names a character on every machine. Seed 0 is
 the proxy identity that drives ``proxy``-mode characters: a tidy, plain look, fixed by hand.
+
+Two worlds share the seeds: ``"classic"`` (the default; the world the shipped base model was
+trained on, drawn exactly as it always was) and ``"styled"``, where each identity also draws a
+drawing :class:`~puppet.heads.style.Style` (outlines, fills, eye, mouth and brow styles, face
+colours, hats and hoods, three-quarter rest poses) from a second generator of the same seed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from .style import BODY_STYLES, BROW_STYLES, CLASSIC, EYE_STYLES, HEADWEAR, MOUTH_STYLES, SHUT_STYLES, Style
 
 HAIR_STYLES = ("short", "long", "spiky", "bob", "bangs", "ponytail", "bun", "side_part", "buzz", "twintails")
 
@@ -22,6 +29,11 @@ EYE_COLOURS = ((70, 45, 30), (40, 90, 160), (50, 120, 70), (120, 80, 40), (90, 6
                (30, 30, 30), (160, 60, 60), (60, 140, 170))
 CLOTH_COLOURS = ((60, 80, 160), (200, 60, 60), (240, 240, 240), (40, 40, 40), (80, 160, 100),
                  (240, 190, 60), (150, 90, 180), (90, 170, 200), (230, 120, 160))
+# Faces that are not skin: drawn white (as lorelei faces are), pastel, or a fantasy colour.
+FANTASY_FACES = ((150, 200, 120), (120, 170, 220), (180, 150, 220), (170, 175, 185), (110, 190, 170))
+BLACK_INK = (8, 8, 10)
+INKS = ((35, 28, 30), BLACK_INK, (70, 40, 30), (40, 40, 70))
+WORLDS = ("classic", "styled")
 
 
 Colour = tuple[int, int, int]
@@ -58,54 +70,109 @@ class Identity:
     cloth: Colour
     collar: bool
     background: tuple[Colour, Colour]  # top and bottom colours (equal = flat)
+    style: Style = CLASSIC
 
     @staticmethod
-    def from_seed(seed: int) -> Identity:
+    def from_seed(seed: int, world: str = "classic") -> Identity:
+        """The identity ``seed`` names in ``world``; seed 0 is the proxy in every world."""
+        if world not in WORLDS:
+            raise ValueError(f"unknown head world {world!r}; expected one of {', '.join(WORLDS)}")
         if seed == 0:
             return PROXY
-        rng = np.random.default_rng([int(seed), 0x70505])
+        ident = _classic(seed)
+        return _styled(ident) if world == "styled" else ident
 
-        def pick(options):
-            return tuple(int(c) for c in options[rng.integers(len(options))])
 
-        def jitter(colour, amount=18):
-            return tuple(int(np.clip(c + rng.integers(-amount, amount + 1), 0, 255)) for c in colour)
+def _pick(rng: np.random.Generator, options) -> Colour:
+    return tuple(int(c) for c in options[rng.integers(len(options))])
 
-        hair = jitter(pick(HAIR_COLOURS))
-        bg_top = tuple(int(c) for c in rng.integers(60, 250, 3))
-        flat = rng.random() < 0.4
-        bg_bottom = bg_top
-        if not flat:
-            bg_bottom = tuple(int(c) for c in np.clip(np.array(bg_top) + rng.integers(-90, 40, 3), 0, 255))
-        return Identity(
-            seed=int(seed),
-            face_width=float(rng.uniform(0.72, 0.92)),
-            face_depth=float(rng.uniform(0.8, 0.95)),
-            chin=float(rng.uniform(0.05, 0.35)),
-            head_size=float(rng.uniform(0.9, 1.08)),
-            skin=jitter(pick(SKIN_TONES), 10),
-            hair_style=HAIR_STYLES[rng.integers(len(HAIR_STYLES))],
-            hair=hair,
-            hair_volume=float(rng.uniform(1.06, 1.2)),
-            eye_size=float(rng.uniform(0.15, 0.24)),
-            eye_width=float(rng.uniform(0.17, 0.24)),
-            eye_spacing=float(rng.uniform(0.33, 0.43)),
-            eye_tilt=float(rng.uniform(-0.25, 0.3)),
-            eye_colour=jitter(pick(EYE_COLOURS)),
-            lashes=bool(rng.random() < 0.5),
-            brow_thickness=float(rng.uniform(0.035, 0.075)),
-            brow_arch=float(rng.uniform(-0.02, 0.06)),
-            brow_colour=tuple(int(c * 0.7) for c in hair),
-            nose_style=int(rng.integers(3)),
-            mouth_width=float(rng.uniform(0.16, 0.26)),
-            lip_colour=jitter((200, 90, 90), 30),
-            blush=bool(rng.random() < 0.4),
-            glasses=bool(rng.random() < 0.2),
-            glasses_round=bool(rng.random() < 0.5),
-            cloth=jitter(pick(CLOTH_COLOURS), 25),
-            collar=bool(rng.random() < 0.5),
-            background=(bg_top, bg_bottom),
-        )
+
+def _jitter(rng: np.random.Generator, colour, amount: int = 18) -> Colour:
+    return tuple(int(np.clip(c + rng.integers(-amount, amount + 1), 0, 255)) for c in colour)
+
+
+def _classic(seed: int) -> Identity:
+    rng = np.random.default_rng([int(seed), 0x70505])
+    hair = _jitter(rng, _pick(rng, HAIR_COLOURS))
+    bg_top = tuple(int(c) for c in rng.integers(60, 250, 3))
+    flat = rng.random() < 0.4
+    bg_bottom = bg_top
+    if not flat:
+        bg_bottom = tuple(int(c) for c in np.clip(np.array(bg_top) + rng.integers(-90, 40, 3), 0, 255))
+    return Identity(
+        seed=int(seed),
+        face_width=float(rng.uniform(0.72, 0.92)),
+        face_depth=float(rng.uniform(0.8, 0.95)),
+        chin=float(rng.uniform(0.05, 0.35)),
+        head_size=float(rng.uniform(0.9, 1.08)),
+        skin=_jitter(rng, _pick(rng, SKIN_TONES), 10),
+        hair_style=HAIR_STYLES[rng.integers(len(HAIR_STYLES))],
+        hair=hair,
+        hair_volume=float(rng.uniform(1.06, 1.2)),
+        eye_size=float(rng.uniform(0.15, 0.24)),
+        eye_width=float(rng.uniform(0.17, 0.24)),
+        eye_spacing=float(rng.uniform(0.33, 0.43)),
+        eye_tilt=float(rng.uniform(-0.25, 0.3)),
+        eye_colour=_jitter(rng, _pick(rng, EYE_COLOURS)),
+        lashes=bool(rng.random() < 0.5),
+        brow_thickness=float(rng.uniform(0.035, 0.075)),
+        brow_arch=float(rng.uniform(-0.02, 0.06)),
+        brow_colour=tuple(int(c * 0.7) for c in hair),
+        nose_style=int(rng.integers(3)),
+        mouth_width=float(rng.uniform(0.16, 0.26)),
+        lip_colour=_jitter(rng, (200, 90, 90), 30),
+        blush=bool(rng.random() < 0.4),
+        glasses=bool(rng.random() < 0.2),
+        glasses_round=bool(rng.random() < 0.5),
+        cloth=_jitter(rng, _pick(rng, CLOTH_COLOURS), 25),
+        collar=bool(rng.random() < 0.5),
+        background=(bg_top, bg_bottom),
+    )
+
+
+def _luma(c: Colour) -> float:
+    return 0.3 * c[0] + 0.59 * c[1] + 0.11 * c[2]
+
+
+def _ink(ink: Colour, face: Colour) -> Colour:
+    """``ink``, or black where it would not stand out on the face (lines must read on every face)."""
+    return ink if _luma(face) - _luma(ink) > 80 else BLACK_INK
+
+
+def _styled(ident: Identity) -> Identity:
+    """``ident`` drawn in a style of its own, from a second generator of its seed."""
+    rng = np.random.default_rng([ident.seed, 0x57E1ED])
+    face = rng.random()
+    skin = ident.skin
+    if face < 0.12:  # white, as lorelei faces are
+        skin = tuple(int(c) for c in rng.integers(246, 256, 3))
+    elif face < 0.24:  # pastel: a light tint of any hue
+        skin = tuple(int(255 - c) for c in rng.integers(15, 70, 3))
+    elif face < 0.34:
+        skin = _jitter(rng, _pick(rng, FANTASY_FACES), 15)
+    face_shade, hair_shade = ((1.0, 1.0), (0.86, 1.0), (0.74, 0.8))[rng.integers(3)]
+    turned = rng.random() < 0.45
+    yaw = float(rng.choice([-1, 1]) * rng.uniform(12, 26)) if turned else 0.0
+    style = Style(
+        outline=float(rng.choice([0.0, 1.0, 1.8, 2.6], p=[0.2, 0.35, 0.25, 0.2])),
+        ink=_ink(_pick(rng, INKS), skin),
+        face_shade=face_shade,
+        hair_shade=hair_shade,
+        eyes=EYE_STYLES[rng.integers(len(EYE_STYLES))],
+        shut=SHUT_STYLES[rng.integers(len(SHUT_STYLES))],
+        brows=BROW_STYLES[rng.integers(len(BROW_STYLES))],
+        mouth=MOUTH_STYLES[rng.integers(len(MOUTH_STYLES))],
+        nose=bool(rng.random() < 0.8),
+        body=str(rng.choice(BODY_STYLES, p=[0.65, 0.35])),
+        headwear=str(rng.choice(HEADWEAR, p=[0.7, 0.15, 0.15])),
+        headwear_colour=_jitter(rng, _pick(rng, CLOTH_COLOURS), 25),
+        yaw=yaw,
+        fringe_drop=float(rng.uniform(0.08, 0.2)) if rng.random() < 0.3 else 0.0,
+    )
+    # Drawn faces give their features more room than the classic world does.
+    grow = float(rng.uniform(1.0, 1.35))
+    return replace(ident, skin=skin, style=style, eye_size=ident.eye_size * grow,
+                   eye_width=ident.eye_width * grow, mouth_width=float(rng.uniform(0.18, 0.3)))
 
 
 # The proxy: plain, high-contrast features so the pose encoder reads expressions easily.

@@ -38,10 +38,10 @@ Engine (loading is the slow part; an Engine outlives pipelines).
 character): a GUI loads ``Engine.load(path)`` on a worker and passes the Engine.
 """
 
-from puppet.pipeline.core import (STAGES, FrameResult, Mode, Pipeline, PipelineConfig, PipelineError,
-                                  RunSummary, StageTimes, Tracker)
+from puppet.pipeline.core import FrameResult, Mode, Pipeline, PipelineConfig, PipelineError, Tracker
 from puppet.pipeline.handoff import Handoff
 from puppet.pipeline.prepare import DriverPreparer, to_tensor
+from puppet.pipeline.stats import STAGES, RunSummary, StageTimes
 
 __all__ = ["STAGES", "DriverPreparer", "FrameResult", "Handoff", "Mode", "Pipeline", "PipelineConfig",
            "PipelineError", "RunSummary", "StageTimes", "Tracker", "to_tensor"]

@@ -34,5 +34,5 @@ class DriverPreparer:
         """uint8 [R,R,3] RGB: what the graph will see (the GUI may show it as the driver)."""
         m = self.manifest
         if self._identity is not None:
-            return render_head(self._identity, params, m.resolution).rgb
-        return crop_face(frame, box, m.resolution, m.crop_scale)
+            return render_head(self._identity, params, m.driver_resolution).rgb
+        return crop_face(frame, box, m.driver_resolution, m.crop_scale)

@@ -1,10 +1,12 @@
 """Source images of a character: reading, validating, cropping and masking them.
 
 Each image becomes a square crop at the model's resolution plus a mask. Crops come from face
-tracking when it finds a face; otherwise from the alpha channel's bounding box or the drawing's
-bounding box against its background; ``precropped`` takes the image as it is. Masks come from the
-alpha channel when there is one, otherwise from an estimate of the background colour, flagged
-when it looks unreliable.
+tracking when it finds a face in every image (the latent-pose crop of :mod:`puppet.tracking`);
+otherwise from the bounding box of each drawing's mask; ``precropped`` takes the image as it is.
+Masks come from the alpha channel when it has transparent pixels, otherwise from an estimate of
+the background colour, flagged when it looks unreliable. Inputs that are usable but probably not
+what the user meant (an opaque alpha channel, grayscale, figures at very different scales) are
+reported in ``SourceSet.warnings`` and logged.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from puppet.tracking import Square, crop_square, detect_face_box, face_square
+
 log = logging.getLogger(__name__)
 
 MIN_SIDE = 32
 MAX_PIXELS = 64_000_000
 MAX_SOURCES = 16
+OPAQUE = 250  # an alpha channel with no pixel below this hides nothing: it is no mask
+GRAY_SPREAD = 2  # largest channel difference of a grayscale image (JPEG leaves a little colour)
+MAX_SCALE_SPREAD = 1.5  # largest to smallest crop of one character's figures before it is reported
 
 
 class SourceError(ValueError):
@@ -30,7 +37,8 @@ class SourceError(ValueError):
 
 @dataclass(frozen=True)
 class CropRule:
-    face_scale: float = 1.8  # crop side / face size, the latent-pose rule
+    """How a drawing is framed when face tracking does not find a face in every image."""
+
     drawing_scale: float = 1.6  # crop side / longest side of a drawing's bounding box
     drawing_centre_y: float = 0.42  # where a drawing's centre lands, as a fraction of the crop
     # (the procedural proxy's head centre, so that drawings and proxy renders are framed alike)
@@ -104,17 +112,14 @@ def mask_warning(mask: np.ndarray, path: Path) -> str | None:
     return None
 
 
-def _square_crop(img: np.ndarray, cx: float, cy: float, side: float, res: int, border: int) -> np.ndarray:
-    """Resample the square (cx, cy, side) of ``img`` to res x res, padding outside with ``border``."""
-    scale = res / side
-    m = np.array([[scale, 0, res / 2 - cx * scale], [0, scale, res / 2 - cy * scale]], np.float32)
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.warpAffine(img, m, (res, res), flags=interp, borderMode=cv2.BORDER_CONSTANT,
-                          borderValue=border)
+def is_grayscale(rgb: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether the figure (the whole image when the mask is empty) has no colour."""
+    figure = rgb[mask > 0.5] if (mask > 0.5).any() else rgb.reshape(-1, 3)
+    return int((figure.max(axis=1) - figure.min(axis=1)).max()) <= GRAY_SPREAD
 
 
-def drawing_box(mask: np.ndarray, rule: CropRule) -> tuple[float, float, float]:
-    """(cx, cy, side) of the crop from the bounding box of the mask (a drawing, or the whole image)."""
+def drawing_box(mask: np.ndarray, rule: CropRule) -> Square:
+    """The crop from the bounding box of the mask (a drawing, or the whole image)."""
     ys, xs = np.nonzero(mask > 0.5)
     if len(xs) == 0:
         h, w = mask.shape
@@ -124,51 +129,76 @@ def drawing_box(mask: np.ndarray, rule: CropRule) -> tuple[float, float, float]:
     return (x0 + x1) / 2, (y0 + y1) / 2 + (0.5 - rule.drawing_centre_y) * side, side
 
 
-def face_boxes(images: list[np.ndarray], rule: CropRule) -> list[tuple[float, float, float]] | None:
+def face_boxes(images: list[np.ndarray]) -> list[Square] | None:
     """Latent-pose face crops when face tracking finds a face in EVERY image (photos), else None:
     a face found in only some drawings would frame the set inconsistently."""
-    from puppet.tracking import detect_face_box
-
-    boxes = []
+    squares = []
     for rgb in images:
         face = detect_face_box(rgb)
         if face is None:
             return None
-        cx, cy, size = face
-        boxes.append((cx, cy, size * rule.face_scale))
-    return boxes
+        squares.append(face_square(face))
+    return squares
+
+
+def scale_warning(paths: list[Path], squares: list[Square], what: str) -> str | None:
+    """A note naming the sources whose crop is far from the others' size, or None.
+
+    Crops are all resized to one resolution, so a figure drawn at another scale (or framed with
+    more or less of its body) comes out blurred or framed unlike the rest of the set."""
+    sides = np.array([side for _, _, side in squares])
+    if sides.max() <= MAX_SCALE_SPREAD * sides.min():
+        return None
+    median = float(np.median(sides))
+    # Outside the square root of the limit about the median: at least the smallest or the largest.
+    odd = [f"{p} ({s / median:.2f}x the median)" for p, s in zip(paths, sides)
+           if max(s / median, median / s) > MAX_SCALE_SPREAD ** 0.5]
+    return (f"the {what}'s size varies {sides.max() / sides.min():.1f}x across the sources (more than "
+            f"{MAX_SCALE_SPREAD}x); far from the others: {', '.join(odd)}. "
+            "Use images that show the character at one scale and framing")
 
 
 def load_sources(paths: list[Path], resolution: int, precropped: bool = False,
                  rule: CropRule = CropRule()) -> SourceSet:
+    """Each image cropped and masked at ``resolution``; SourceError names one that cannot be used."""
+    paths = [Path(p) for p in paths]
     if not paths:
         raise SourceError("no source images given")
-    warnings: list[str] = []
     if len(paths) > MAX_SOURCES:
-        warnings.append(f"{len(paths)} images given; the method is tuned for 1 to {MAX_SOURCES}, "
-                        "more make fine-tuning slower and rarely better")
+        raise SourceError(f"{len(paths)} images given; a character takes at most {MAX_SOURCES}: "
+                          "choose those that differ most in expression and head pose")
+    warnings: list[str] = []
     read = []
-    for path in map(Path, paths):
+    for path in paths:
         rgb, alpha = read_image(path)
+        if alpha is not None and alpha.min() >= OPAQUE:
+            warnings.append(f"{path}: the alpha channel is opaque everywhere, so it does not mark the "
+                            "character; its mask is estimated from the background instead")
+            alpha = None
         mask = alpha.astype(np.float32) / 255 if alpha is not None else estimate_mask(rgb)
         if alpha is None:
             reason = mask_warning(mask, path)
             if reason:
                 warnings.append(reason + "; check the preview, or use --no-mask")
+        if is_grayscale(rgb, mask):
+            warnings.append(f"{path}: the image is grayscale; the character learns its colours from "
+                            "its sources, so this one pulls it towards grey")
         read.append((rgb, alpha, mask))
     if precropped:
-        boxes = [(rgb.shape[1] / 2, rgb.shape[0] / 2, float(max(rgb.shape[:2]))) for rgb, _, _ in read]
+        squares = [(rgb.shape[1] / 2, rgb.shape[0] / 2, float(max(rgb.shape[:2]))) for rgb, _, _ in read]
     else:
-        boxes = face_boxes([rgb for rgb, _, _ in read], rule) or [drawing_box(m, rule) for _, _, m in read]
+        faces = face_boxes([rgb for rgb, _, _ in read])
+        squares = faces or [drawing_box(m, rule) for _, _, m in read]
+        reason = scale_warning(paths, squares, "face" if faces else "figure")
+        if reason:
+            warnings.append(reason)
     images, masks, from_alpha = [], [], []
-    for (rgb, alpha, mask), (cx, cy, side) in zip(read, boxes):
+    for (rgb, alpha, mask), square in zip(read, squares):
         # Black under transparency: targets are image * mask, so hidden colour must not leak.
-        rgb_c = _square_crop(rgb, cx, cy, side, resolution, border=0)
-        mask_c = _square_crop(mask, cx, cy, side, resolution, border=0)
-        images.append(rgb_c.astype(np.float32).transpose(2, 0, 1) / 255)  # [R,R,3] -> [3,R,R]
-        masks.append(np.clip(mask_c, 0, 1)[None])
+        rgb_c = crop_square(rgb, square, resolution).astype(np.float32) / 255
+        images.append(rgb_c.transpose(2, 0, 1))  # [R,R,3] -> [3,R,R]
+        masks.append(np.clip(crop_square(mask, square, resolution), 0, 1)[None])
         from_alpha.append(alpha is not None)
     for w in warnings:
         log.warning(w)
-    return SourceSet([Path(p) for p in paths], np.stack(images), np.stack(masks).astype(np.float32),
-                     from_alpha, warnings)
+    return SourceSet(paths, np.stack(images), np.stack(masks).astype(np.float32), from_alpha, warnings)

@@ -1,0 +1,96 @@
+"""The global head motion of the warp head: where each output pixel is found in a reference.
+
+A reference image shows the head at its own pose (yaw, pitch, roll, offset, scale); the output
+shows it at the driver's. Both are drawn in the proxy framing that every source crop and proxy
+render shares (head centre at ``CENTRE``, face half-height ``UNIT`` of the side), so one model of
+head motion serves procedural heads and drawings alike: the 2.5-D parallax of ``export/train/
+warp.py`` for yaw and pitch (a point at depth z on the head ellipsoid shifts by z*sin(angle)) and
+a roll that turns the head about its centre and fades out over the neck (the renderer tilts the
+head, not the shoulders: a rigid roll of the whole picture made the error worse than no motion),
+and a similarity for scale and offset, which move the whole figure.
+
+All coordinates here are grid_sample's: x and y in [-1, 1] over the image (align_corners=False),
+so one grid serves every resolution.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from puppet import params as P
+from puppet.heads import CENTRE, PROXY
+from puppet.heads.render import UNIT
+
+POSE_NAMES = ("yaw", "pitch", "roll", "offset_x", "offset_y", "scale")
+POSE_INDEX = [P.INDEX[n] for n in POSE_NAMES]
+# The head centre and the face's half-height and half-width, in grid units (the side is 2).
+CX, CY = 2 * CENTRE[0] - 1, 2 * CENTRE[1] - 1
+HALF_H = 2 * UNIT * PROXY.head_size
+HALF_W = HALF_H * PROXY.face_width
+DEPTH = PROXY.face_depth * HALF_H
+# Where the roll fades from the head to the neck, in face half-heights below the head centre
+# (fitted on procedural heads: the roll's mask error 0.014 against 0.039 for no motion).
+ROLL_FULL, ROLL_NONE = 0.7, 1.1
+
+
+def identity_grid(side: int, device=None) -> torch.Tensor:
+    """[side, side, 2] grid coordinates (x, y) of the pixel centres. Made in numpy, so that an
+    exported graph holds it as one constant instead of recomputing it each frame."""
+    t = (np.arange(side, dtype=np.float32) + 0.5) / side * 2 - 1
+    ys, xs = np.meshgrid(t, t, indexing="ij")
+    return torch.from_numpy(np.stack([xs, ys], axis=-1)).to(device)
+
+
+def _parallax(x: torch.Tensor, y: torch.Tensor, turn_x: torch.Tensor, turn_y: torch.Tensor):
+    """A point on the face ellipsoid moved by depth * (turn_x, -turn_y), the turns being
+    differences of sines of yaw and pitch ([...,1,1])."""
+    u, v = (x - CX) / HALF_W, (y - CY) / HALF_H
+    # clamped above 0: the square root's gradient at 0 is infinite (a NaN once multiplied by the
+    # clamp's zero gradient outside the face)
+    depth = DEPTH * torch.sqrt(torch.clamp(1 - u * u - v * v, min=1e-6))
+    return x + depth * turn_x, y - depth * turn_y
+
+
+def _place(x, y, dx, dy, scale, inverse: bool):
+    """Scale about the head centre, then shift (grid units); or the inverse of that."""
+    if inverse:
+        return CX + (x - dx - CX) / scale, CY + (y - dy - CY) / scale
+    return CX + scale * (x - CX) + dx, CY + scale * (y - CY) + dy
+
+
+def _roll(x, y, roll):
+    """The head (not the neck and shoulders) turned clockwise on screen by ``roll`` radians."""
+    v = (y - CY) / HALF_H
+    fade = torch.clamp((ROLL_NONE - v) / (ROLL_NONE - ROLL_FULL), 0.0, 1.0)
+    angle = roll * fade * fade * (3 - 2 * fade)  # smoothstep
+    c, s = torch.cos(angle), torch.sin(angle)
+    x, y = x - CX, y - CY
+    return CX + c * x - s * y, CY + s * x + c * y
+
+
+def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Backward map of head motion.
+
+    points [N,H,W,2]: grid coordinates in the output (at the driver's pose); driver [N,NUM_PARAMS]
+    and reference [N,R,NUM_PARAMS]: parameter vectors. Returns [N,R,H,W,2]: for each reference,
+    where each point is found in it. The parallax displacement is read at the point being mapped,
+    close enough for the shifts of a few per cent of the side that turns make.
+    """
+    def pose(p):  # [..., NUM_PARAMS] -> six [..., 1, 1] tensors in radians and grid units
+        yaw, pitch, roll, ox, oy, scale = (p[..., i, None, None] for i in POSE_INDEX)
+        return (yaw * (math.pi / 180), pitch * (math.pi / 180), roll * (math.pi / 180), 2 * ox, 2 * oy, scale)
+
+    yaw_d, pitch_d, roll_d, ox_d, oy_d, s_d = pose(driver[:, None])  # [N,1,1,1] each
+    yaw_r, pitch_r, roll_r, ox_r, oy_r, s_r = pose(reference)  # [N,R,1,1] each
+    x, y = points[:, None, ..., 0], points[:, None, ..., 1]  # [N,1,H,W]
+    # Each motion goes from the driver's pose to the reference's in one step, so that equal
+    # poses map every point to itself (the parallax is then taken in the reference's roll, a
+    # small error where the head both turns and tilts).
+    x, y = _place(x, y, ox_d, oy_d, s_d, inverse=True)
+    x, y = _roll(x, y, roll_r - roll_d)
+    x, y = _parallax(x, y, torch.sin(yaw_r) - torch.sin(yaw_d), torch.sin(pitch_r) - torch.sin(pitch_d))
+    x, y = _place(x, y, ox_r, oy_r, s_r, inverse=False)
+    return torch.stack([x, y], dim=-1)  # [N,R,H,W,2]

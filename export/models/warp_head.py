@@ -1,0 +1,117 @@
+"""The warp output head: the character is drawn with its own reference images' pixels.
+
+A generator that synthesises every pixel becomes sharp only after GPU-weeks of adversarial
+training; motion fields are smooth and learn on a CPU, and detail then comes from the references
+for free. The AdaIN trunk's output at the model resolution is read as:
+
+- ``flow`` (2): a small local motion (eyelids, lips) in grid units, bounded by ``MAX_FLOW``;
+- ``regions`` (4): a per-pixel softmax over left eye, right eye, mouth and the rest of the head;
+- ``residual`` (3) and ``alpha`` (1): paint for what no reference shows (a mouth's inside, an
+  eyelid over an open eye); the loss penalises alpha, so that copying pixels is the cheap path;
+- ``mask`` (1): the figure's mask where the residual paints.
+
+The global head motion (``head_motion``) moves each reference from its own pose to the driver's,
+with the pose read from the pose code by ``readout`` (the expression parameters scaled to [-1, 1],
+trained against the true ones in meta-training). Each region then takes the reference whose
+parameters of that region (the eye's openness, the mouth's opening, smile and width, the brows
+and head pose for the rest) are nearest the driver's, by a softmax over negative distances: an expression sheet drawn by
+an artist is what the character shows.
+
+picture = alpha * residual + (1 - alpha) * sum_r w_r * warp(reference_r), with
+w_r = sum_regions region * choice_region,r. Motion, regions and alpha are upsampled from the
+model resolution to the references' (the output resolution), so a 256 px output costs little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from puppet import params as P
+
+from .head_motion import head_motion_grid, identity_grid
+from .param_units import from_unit, to_unit
+
+WARP_CHANNELS = 11  # flow 2, regions 4, residual 3, alpha 1, mask 1
+MAX_FLOW = 0.08  # grid units (4 % of the side): eyelids and lips, not head turns
+ALPHA_BIAS = -3.0  # the residual starts nearly transparent
+REGION_NAMES = ("eye_l", "eye_r", "mouth", "rest")
+# Of the softmax over negative squared distances in parameters scaled to [-1, 1]: a choice between
+# distinct states (an eye open or shut: a distance of about 2.4) is all but hard, one between
+# near-equal references a blend. A learnt temperature stayed at its start (0.1) and blended
+# distinct states (the chosen reference's weight 0.6-0.7 after 750 steps), which ghosts.
+CHOICE_TEMPERATURE = 0.02
+# The parameters each region chooses its reference by, and their weights in the distance.
+REGION_PARAMS: tuple[dict[str, float], ...] = (
+    {"eye_open_l": 1.0, "gaze_x": 0.2, "gaze_y": 0.2},
+    {"eye_open_r": 1.0, "gaze_x": 0.2, "gaze_y": 0.2},
+    {"mouth_open": 1.0, "smile": 0.6, "mouth_width": 0.4},
+    {"brow_l": 0.5, "brow_r": 0.5, "yaw": 0.3, "pitch": 0.3, "roll": 0.3},
+)
+
+
+def _region_weights() -> torch.Tensor:
+    """[4, NUM_PARAMS]: each region's weights over the parameters."""
+    w = torch.zeros(len(REGION_PARAMS), P.NUM_PARAMS)
+    for g, names in enumerate(REGION_PARAMS):
+        for name, weight in names.items():
+            w[g, P.INDEX[name]] = weight
+    return w
+
+
+@dataclass
+class WarpOutput:
+    """rgb [N,3,S,S], mask [N,1,S,S] at the references' side S; the rest at the model's."""
+
+    rgb: torch.Tensor
+    mask: torch.Tensor
+    alpha: torch.Tensor  # [N,1,h,w]
+    regions: torch.Tensor  # [N,4,h,w], softmax over regions
+    choice: torch.Tensor  # [N,4,R], softmax over references
+    params: torch.Tensor  # [N,NUM_PARAMS] read from the pose code, scaled to [-1, 1]
+
+
+class WarpHead(nn.Module):
+    def __init__(self, pose_dim: int):
+        super().__init__()
+        self.readout = nn.Linear(pose_dim, P.NUM_PARAMS)
+        self.register_buffer("region_weights", _region_weights(), persistent=False)
+
+    def choose(self, driver_unit: torch.Tensor, reference_unit: torch.Tensor) -> torch.Tensor:
+        """[N,P], [N,R,P] parameters in unit scale -> [N,4,R] softmax choice per region."""
+        diff = (driver_unit[:, None, None, :] - reference_unit[:, None, :, :]) ** 2  # [N,1,R,P]
+        dist = (diff * self.region_weights[None, :, None, :]).sum(-1)  # [N,4,R]
+        return torch.softmax(-dist / CHOICE_TEMPERATURE, dim=-1)
+
+    def forward(self, raw: torch.Tensor, pose: torch.Tensor, references: torch.Tensor,
+                reference_params: torch.Tensor) -> WarpOutput:
+        """raw [N,11,h,w] (the trunk's output), pose [N,Q] (pose code), references [N,R,4,S,S]
+        (RGB and mask in [0,1]), reference_params [N,R,NUM_PARAMS] (their expression parameters)."""
+        n, r, _, side, _ = references.shape
+        unit = self.readout(pose)  # [N,P]
+        choice = self.choose(unit, to_unit(reference_params))  # [N,4,R]
+        driver_params = from_unit(unit)
+
+        def up(x):
+            return F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
+
+        flow = MAX_FLOW * torch.tanh(up(raw[:, 0:2]))  # [N,2,S,S]
+        regions = torch.softmax(raw[:, 2:6], dim=1)  # [N,4,h,w]
+        residual = torch.tanh(up(raw[:, 6:9])) * 0.75 + 0.5
+        alpha = torch.sigmoid(raw[:, 9:10] + ALPHA_BIAS)  # [N,1,h,w]
+        own_mask = torch.sigmoid(up(raw[:, 10:11]))
+
+        points = identity_grid(side, raw.device)[None] + flow.permute(0, 2, 3, 1)  # [N,S,S,2]
+        grid = head_motion_grid(points, driver_params, reference_params)  # [N,R,S,S,2]
+        warped = F.grid_sample(references.flatten(0, 1), grid.flatten(0, 1), mode="bilinear",
+                               padding_mode="zeros", align_corners=False)  # [N*R,4,S,S]
+        warped = warped.view(n, r, 4, side, side)
+        weights = torch.einsum("ngr,nghw->nrhw", choice, up(regions))  # [N,R,S,S]
+        copied = (warped * weights[:, :, None]).sum(1)  # [N,4,S,S]
+        a = up(alpha)
+        rgb = a * residual + (1 - a) * copied[:, :3]
+        mask = a * own_mask + (1 - a) * copied[:, 3:]
+        return WarpOutput(rgb, mask, alpha, regions, choice, unit)

@@ -1,0 +1,157 @@
+"""Training the expression reader (``puppet-export train-reader``) and exporting it to ONNX.
+
+Sets of styled procedural heads (:mod:`.data`) are rendered once and cached; each step takes a
+few sets, a random number of each set's images (one to all: a single image must read alone),
+augments them as a style would and reads each image beside its difference from its subset's
+median. The mean is
+learnt with an L1 loss, the variance with a Gaussian likelihood around the (detached) mean, so
+a hard case widens the spread without pulling the mean. A few sets of faceless junk with random
+targets teach the reader to answer those with a wide spread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from puppet.expression_reader import FACE_SLOTS, IN_CHANNELS, WINDOW, reader_inputs
+
+from ..train.data import HELD_OUT_SEEDS
+from .data import SetConfig, augment_set, junk_set, render_set
+from .model import ReaderNet
+
+log = logging.getLogger(__name__)
+
+# Eyes and mouth decide the states fine-tuning gets most wrong; brows and width matter less.
+SLOT_WEIGHTS = np.array([2.0 if n in ("eye_open_l", "eye_open_r", "mouth_open") else 1.0 for n in FACE_SLOTS],
+                        np.float32)
+
+
+@dataclass(frozen=True)
+class ReaderTrainConfig:
+    sets: int = 2000  # training identities, seeds 1..sets
+    val_sets: int = 48  # held-out identities (seeds from HELD_OUT_SEEDS) for the report
+    sets_per_step: int = 8
+    junk_share: float = 0.05
+    lr: float = 1e-3
+    minutes: float = 18.0  # wall-clock budget of the optimisation
+    width: int = 32
+    threads: int = 1
+    seed: int = 0
+
+
+def build_sets(seeds: range, cache: Path, cfg: SetConfig = SetConfig()) -> dict[str, np.ndarray]:
+    """The rendered sets of ``seeds`` (rgb, mask, labels stacked [S, K, ...]), cached in ``cache``."""
+    if cache.is_file():
+        with np.load(cache) as f:
+            if len(f["labels"]) == len(seeds):
+                return {k: f[k] for k in f.files}
+    t0 = time.time()
+    rendered = [render_set(s, cfg) for s in seeds]
+    out = {k: np.stack([r[i] for r in rendered]) for i, k in enumerate(("rgb", "mask", "labels"))}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **out)
+    log.info("rendered %d sets in %.0f s -> %s", len(seeds), time.time() - t0, cache)
+    return out
+
+
+def _batch(data: dict[str, np.ndarray], cfg: ReaderTrainConfig, rng: np.random.Generator):
+    xs, ys, junk = [], [], []
+    k_all = data["labels"].shape[1]
+    for _ in range(cfg.sets_per_step):
+        k = 1 if rng.random() < 0.15 else int(rng.integers(2, k_all + 1))
+        if rng.random() < cfg.junk_share:
+            rgb, mask = junk_set(rng, k)
+            labels = data["labels"][rng.integers(len(data["labels"])), :k]  # targets of no image: wide spread
+            junk.append(True)
+        else:
+            s = rng.integers(len(data["labels"]))
+            pick = rng.choice(k_all, k, replace=False)
+            rgb, mask, labels = data["rgb"][s, pick], data["mask"][s, pick], data["labels"][s, pick]
+            junk.append(False)
+        images, masks, labels = augment_set(rgb, mask, labels, rng)
+        xs.append(reader_inputs(images, masks))
+        ys.append(labels)
+    return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
+
+
+def loss_fn(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    w = torch.from_numpy(SLOT_WEIGHTS)
+    l1 = ((mean - target).abs() * w).mean()
+    nll = 0.5 * (log_var + (mean.detach() - target) ** 2 * torch.exp(-log_var)).mean()
+    return l1 + 0.1 * nll
+
+
+@torch.no_grad()
+def validate(model: ReaderNet, data: dict[str, np.ndarray]) -> dict[str, float]:
+    """Mean absolute error per slot on held-out sets, each read as a whole set."""
+    model.eval()
+    errors, spreads = [], []
+    for rgb, mask, labels in zip(data["rgb"], data["mask"], data["labels"]):
+        images = rgb.transpose(0, 3, 1, 2).astype(np.float32) / 255
+        mean, log_var = model(torch.from_numpy(reader_inputs(images, mask[:, None].astype(np.float32) / 255)))
+        errors.append(np.abs(mean.numpy() - labels))
+        spreads.append(torch.exp(0.5 * log_var).numpy())
+    model.train()
+    err = np.concatenate(errors).mean(0)
+    out = {f"mae_{n}": float(e) for n, e in zip(FACE_SLOTS, err)}
+    out["spread_eyes_mouth"] = float(np.concatenate(spreads)[:, [0, 1, 4]].mean())
+    return out
+
+
+def train_reader(work: Path, cfg: ReaderTrainConfig = ReaderTrainConfig()) -> ReaderNet:
+    """Train within ``cfg.minutes``; ``work`` holds the cached sets and ``reader.pt`` checkpoints
+    (a run continues from one)."""
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    if cfg.sets >= HELD_OUT_SEEDS:
+        raise ValueError(f"{cfg.sets} training sets reach the held-out seeds (>= {HELD_OUT_SEEDS})")
+    data = build_sets(range(1, 1 + cfg.sets), work / f"sets_{cfg.sets}.npz")
+    val = build_sets(range(HELD_OUT_SEEDS, HELD_OUT_SEEDS + cfg.val_sets), work / f"val_{cfg.val_sets}.npz")
+    model = ReaderNet(cfg.width)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    ckpt = work / "reader.pt"
+    step, spent = 0, 0.0
+    if ckpt.is_file():
+        state = torch.load(ckpt)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, spent = state["step"], state["seconds"]
+    budget = cfg.minutes * 60
+    t0 = time.time() - spent
+    while time.time() - t0 < budget:
+        # Cosine decay over the time budget: the step count is not known ahead on a shared machine.
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr * 0.5 * (1 + float(np.cos(np.pi * min(1.0, (time.time() - t0) / budget))))
+        x, y = _batch(data, cfg, rng)
+        mean, log_var = model(x)
+        loss = loss_fn(mean, log_var, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 200 == 0:
+            v = validate(model, val)
+            log.info("step %d (%.0f s) loss %.3f | held-out MAE eyes %.3f/%.3f mouth %.3f smile %.3f | spread %.3f",
+                     step, time.time() - t0, loss.item(), v["mae_eye_open_l"], v["mae_eye_open_r"],
+                     v["mae_mouth_open"], v["mae_smile"], v["spread_eyes_mouth"])
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                        "seconds": time.time() - t0}, ckpt)
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "seconds": time.time() - t0}, ckpt)
+    log.info("trained %d steps in %.0f s; held-out %s", step, time.time() - t0, validate(model, val))
+    return model.eval()
+
+
+def export_onnx(model: ReaderNet, path: Path) -> None:
+    """``x`` [N, 6, W, W] -> ``mean``, ``log_var`` [N, S], batch size free, fp32."""
+    side = WINDOW[2]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(model.eval(), torch.zeros(2, IN_CHANNELS, side, side), str(path), input_names=["x"],
+                      output_names=["mean", "log_var"], opset_version=17, dynamo=False,
+                      dynamic_axes={"x": {0: "n"}, "mean": {0: "n"}, "log_var": {0: "n"}})

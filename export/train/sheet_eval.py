@@ -1,0 +1,163 @@
+"""A base model against the trivial answers, on sources as users give them (``puppet-export eval``).
+
+Each held-out procedural identity gets the 8 source images a user would draw (rest, eyes shut,
+a wink, mouth open, mouth wide, smile, frown, brows raised; framed alike, facing the camera) and
+is driven by the proxy to target expressions at random head poses (yaw within +-30, pitch +-20,
+roll +-25 degrees). Three rows on the same frames:
+
+- ``static``: the rest source, as it is;
+- ``nearest``: the source whose eyes, brows and mouth are nearest the target's, as it is;
+- ``model``: the base model's picture (a warp head draws from the 8 sources; a synthesis head
+  from their mean identity).
+
+Figures: masked L1 and PSNR against the true render, L1 over the eyes and the mouth, sharpness
+(mean absolute Laplacian over the face, output over truth: a blurred face scores below 1), and
+follow: how the pictures move across :data:`~.evaluate.FOLLOW_DRIVERS` (eyes and mouth change,
+yaw and pitch as feature shift in pixels, roll in degrees), each over the truth's. L1 alone
+prefers a blank face; follow and sharpness keep the comparison honest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from puppet import params as P
+from puppet.heads import Identity, render_head
+
+from ..base_model import BaseModel
+from .data import HELD_OUT_SEEDS, eye_regions, mouth_region
+from .evaluate import FOLLOW_DRIVERS, motion
+from .renders import proxy_render, to_chw
+
+SHEET = ("rest", "blink", "wink left", "mouth open", "wide open", "smile", "frown", "brows up")
+ROWS = ("static", "nearest", "model")
+FACE = [P.INDEX[n] for n in P.FACE_NAMES]
+FOLLOW_KEYS = ("eyes_change", "mouth_change", "yaw_shift_px", "pitch_shift_px", "roll_deg")
+
+
+@dataclass(frozen=True)
+class SheetEvalConfig:
+    identities: int = 16
+    targets: int = 6  # random target expressions per identity
+    seed: int = 0
+    world: str = "classic"  # of the held-out identities
+
+
+def sheet_params() -> np.ndarray:
+    """[8, NUM_PARAMS]: the expression sheet, facing the camera."""
+    return np.stack([P.with_preset(P.neutral(), name) for name in SHEET])
+
+
+def target_params(rng: np.random.Generator) -> np.ndarray:
+    """A random expression at a random head pose within the protocol's ranges, centred, at rest size."""
+    p = P.sample(rng)
+    for name, limit in (("yaw", 30.0), ("pitch", 20.0), ("roll", 25.0)):
+        p[P.INDEX[name]] = np.clip(p[P.INDEX[name]], -limit, limit)
+    p[P.INDEX["offset_x"]] = p[P.INDEX["offset_y"]] = 0.0
+    p[P.INDEX["scale"]] = 1.0
+    return p
+
+
+def sharpness(picture: np.ndarray, region: np.ndarray) -> float:
+    """Mean absolute Laplacian of a [3,R,R] picture over ``region`` [R,R] (bool)."""
+    grey = picture.mean(0).astype(np.float32)
+    return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F))[region].mean())
+
+
+class _Character:
+    """One held-out identity with its sheet, drawn by the model as the program would draw it."""
+
+    def __init__(self, base: BaseModel, ident: Identity, res: int):
+        self.base, self.ident, self.res = base, ident, res
+        self.sheet = sheet_params()
+        renders = [render_head(ident, p, res) for p in self.sheet]
+        self.sources = np.stack([to_chw(r.rgb) * r.mask[None] for r in renders])  # [8,3,R,R] masked
+        refs = np.stack([np.concatenate([to_chw(r.rgb), r.mask[None]]) for r in renders])  # [8,4,R,R]
+        self.references = torch.from_numpy(refs)[None]
+        self.reference_params = torch.from_numpy(self.sheet)[None]
+        with torch.no_grad():
+            self.identity = base.model.identity(torch.from_numpy(self.sources)[None])  # [1,8,3,R,R] -> [1,I]
+
+    def model(self, params: np.ndarray) -> np.ndarray:
+        """[T,3,R,R] masked pictures for the proxy driven at ``params`` [T, NUM_PARAMS]."""
+        drivers = torch.from_numpy(np.stack([proxy_render(p, self.res, self.base.proxy_seed) for p in params]))
+        n = len(drivers)
+        refs = {}
+        if self.base.model.warp is not None:
+            refs = {"references": self.references.expand(n, -1, -1, -1, -1),
+                    "reference_params": self.reference_params.expand(n, -1, -1)}
+        with torch.no_grad():
+            rgb, mask = self.base.model.eval()(self.identity.expand(n, -1), drivers, **refs)
+        return (rgb * mask).numpy()
+
+    def nearest(self, params: np.ndarray) -> np.ndarray:
+        face = self.sheet[:, FACE]
+        picks = [int(np.argmin(np.abs(face - p[FACE]).sum(1))) for p in params]
+        return self.sources[picks]
+
+    def static(self, params: np.ndarray) -> np.ndarray:
+        return self.sources[np.zeros(len(params), int)]
+
+    def truth(self, params: np.ndarray) -> tuple[np.ndarray, list]:
+        renders = [render_head(self.ident, p, self.res) for p in params]
+        return np.stack([to_chw(r.rgb) * r.mask[None] for r in renders]), renders
+
+
+def sheet_evaluate(base: BaseModel, cfg: SheetEvalConfig = SheetEvalConfig()) -> dict:
+    res = base.cfg.resolution
+    rng = np.random.default_rng(cfg.seed)
+    follow_params = np.stack([P.make(**v) for v in FOLLOW_DRIVERS.values()])
+    sums: dict[str, list[float]] = {}
+    moves: dict[str, list[dict[str, float]]] = {row: [] for row in (*ROWS, "truth")}
+
+    def add(name: str, value: float) -> None:
+        sums.setdefault(name, []).append(value)
+
+    for i in range(cfg.identities):
+        ident = Identity.from_seed(HELD_OUT_SEEDS + cfg.seed * 10_000 + i, cfg.world)
+        character = _Character(base, ident, res)
+        targets = np.stack([target_params(rng) for _ in range(cfg.targets)])
+        real, renders = character.truth(targets)
+        outputs = {row: getattr(character, row)(targets) for row in ROWS}
+        for j, r in enumerate(renders):
+            eyes, mouth = eye_regions(r.points, res), mouth_region(r.points, res)
+            face = r.mask > 0.5
+            truth_sharpness = max(sharpness(real[j], face), 1e-6)
+            for row, out in outputs.items():
+                diff = np.abs(out[j] - real[j])
+                add(f"{row}_l1", float(diff.mean()))
+                add(f"{row}_psnr", float(10 * np.log10(1 / max(float((diff ** 2).mean()), 1e-10))))
+                add(f"{row}_eyes_l1", float(np.mean([diff[:, ys, xs].mean() for ys, xs in eyes])))
+                add(f"{row}_mouth_l1", float(diff[:, mouth[0], mouth[1]].mean()))
+                add(f"{row}_sharpness", sharpness(out[j], face) / truth_sharpness)
+        pictures = {row: getattr(character, row)(follow_params) for row in ROWS}
+        pictures["truth"] = character.truth(follow_params)[0]
+        for row, pics in pictures.items():
+            moves[row].append(motion(dict(zip(FOLLOW_DRIVERS, pics)), res, base.proxy_seed))
+    report: dict = {k: float(np.mean(v)) for k, v in sums.items()}
+    truth = {k: float(np.mean([m[k] for m in moves["truth"]])) for k in FOLLOW_KEYS}
+    report.update({f"truth_{k}": v for k, v in truth.items()})
+    for row in ROWS:
+        for k in FOLLOW_KEYS:
+            mean = float(np.mean([m[k] for m in moves[row]]))
+            report[f"{row}_{k}"] = mean
+            report[f"{row}_follow_{k}"] = mean / truth[k] if abs(truth[k]) > 1e-9 else float("nan")
+    report.update(identities=cfg.identities, targets=cfg.targets, world=cfg.world, resolution=res)
+    return report
+
+
+def format_sheet_report(r: dict) -> str:
+    lines = [f"sources as users give them: {r['identities']} held-out identities ({r['world']} world) x "
+             f"{r['targets']} targets, proxy-driven, {r['resolution']} px",
+             "| row | masked L1 | PSNR | eyes L1 | mouth L1 | sharpness | follow eyes | mouth | yaw | pitch | roll |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in ROWS:
+        follow = " | ".join(f"{r[f'{row}_follow_{k}']:.2f}" for k in FOLLOW_KEYS)
+        lines.append(f"| {row} | {r[f'{row}_l1']:.4f} | {r[f'{row}_psnr']:.2f} | {r[f'{row}_eyes_l1']:.4f} | "
+                     f"{r[f'{row}_mouth_l1']:.4f} | {r[f'{row}_sharpness']:.2f} | {follow} |")
+    lines.append("truth's motion: " + ", ".join(f"{k} {r[f'truth_{k}']:+.3f}" for k in FOLLOW_KEYS))
+    return "\n".join(lines)

@@ -1,0 +1,117 @@
+"""The warp head: head motion against the renderer, reference choice, the frozen graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from export.models import FrozenWarpCharacter, create_model
+from export.models.head_motion import head_motion_grid, identity_grid
+from export.train.data import HELD_OUT_SEEDS
+from export.train.renders import to_chw
+from puppet import params as P
+from puppet.heads import Identity, render_head
+
+RES = 96
+
+
+def _with_mask(render) -> torch.Tensor:
+    return torch.from_numpy(np.concatenate([to_chw(render.rgb), render.mask[None]]))  # [4,R,R]
+
+
+def _moved(reference: torch.Tensor, driver: np.ndarray, ref_params: np.ndarray) -> torch.Tensor:
+    grid = head_motion_grid(identity_grid(RES)[None], torch.from_numpy(driver)[None],
+                            torch.from_numpy(ref_params)[None, None])  # [1,1,R,R,2]
+    return F.grid_sample(reference[None], grid[0], align_corners=False)[0]
+
+
+def _masked_l1(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((torch.cat([a[:3] * a[3:], a[3:]]) - torch.cat([b[:3] * b[3:], b[3:]])).abs().mean())
+
+
+@pytest.mark.parametrize("world", ["classic", "styled"])
+# (the parallax of a nod is a coarse model of the renderer's: the learnt local flow refines it)
+@pytest.mark.parametrize(("motion", "ratio"), [(dict(roll=20), 0.5), (dict(roll=-20), 0.5), (dict(pitch=15), 0.75),
+                                               (dict(offset_x=0.08, scale=1.15), 0.5)])
+def test_head_motion_moves_a_rest_render_towards_the_true_render(world, motion, ratio):
+    moved, still = [], []
+    for seed in range(HELD_OUT_SEEDS, HELD_OUT_SEEDS + 4):
+        ident = Identity.from_seed(seed, world)
+        rest = _with_mask(render_head(ident, P.neutral(), RES))
+        truth = _with_mask(render_head(ident, P.make(**motion), RES))
+        moved.append(_masked_l1(_moved(rest, P.make(**motion), P.neutral()), truth))
+        still.append(_masked_l1(rest, truth))
+    assert np.mean(moved) < ratio * np.mean(still)
+
+
+def test_equal_poses_map_every_point_to_itself():
+    pose = P.make(yaw=12, pitch=-8, roll=15, offset_x=0.05, offset_y=-0.03, scale=1.1)
+    grid = head_motion_grid(identity_grid(RES)[None], torch.from_numpy(pose)[None], torch.from_numpy(pose)[None, None])
+    assert float((grid[0, 0] - identity_grid(RES)).abs().max()) < 1e-5
+
+
+def test_each_region_chooses_the_reference_nearest_in_its_own_parameters():
+    model = create_model("tiny-warp")
+    refs = np.stack([P.neutral(), P.make(eye_open_l=0.0, eye_open_r=0.0), P.make(mouth_open=1.0)])
+    driver = P.make(eye_open_l=0.0, eye_open_r=0.0, mouth_open=1.0)
+    from export.models.param_units import to_unit
+
+    choice = model.warp.choose(to_unit(torch.from_numpy(driver)[None]), to_unit(torch.from_numpy(refs)[None]))
+    picked = choice[0].argmax(-1).tolist()  # regions: eye_l, eye_r, mouth, rest
+    assert picked[:3] == [1, 1, 2]
+
+
+def test_frozen_warp_character_draws_at_the_references_side():
+    torch.manual_seed(0)
+    model = create_model("tiny-warp").eval()
+    side = 2 * model.cfg.resolution
+    references = (torch.rand(3, 4, side, side) * 255).to(torch.uint8)
+    with torch.no_grad():
+        identity = model.identity(torch.rand(1, 3, 3, model.cfg.resolution, model.cfg.resolution))
+        graph = FrozenWarpCharacter(model, identity, references, torch.from_numpy(np.stack([P.neutral()] * 3)))
+        rgb, mask, pose = graph(torch.rand(2, 3, model.cfg.resolution, model.cfg.resolution))
+    assert rgb.shape == (2, 3, side, side) and mask.shape == (2, 1, side, side)
+    assert pose.shape == (2, model.cfg.pose_dim)
+    with pytest.raises(ValueError, match="uint8"):
+        FrozenWarpCharacter(model, identity, references.float(), torch.zeros(3, P.NUM_PARAMS))
+
+
+def test_a_warp_character_draws_from_its_images_at_their_resolution(tmp_path):
+    from conftest import ADVENTURER, make_tiny_base
+
+    from export.character import CharacterOptions, make_character
+    from puppet.bundle import read_bundle
+    from puppet.engine import Engine, EngineConfig
+
+    base = make_tiny_base(tmp_path / "tiny-warp.safetensors", "proxy", preset="tiny-warp")
+    images = sorted(ADVENTURER.glob("mina_*.png"))
+    params = np.stack([P.make(yaw=-20.0, mouth_open=0.1 * i) for i in range(len(images))])
+    path = make_character(base, images, tmp_path / "mina.puppet",
+                          CharacterOptions(name="mina", source_params=params, compact=True))
+    bundle = read_bundle(path)
+    m = bundle.manifest
+    assert (m.driver_resolution, m.output_resolution) == (32, 256)  # the drawings are 512 px
+    assert bundle.graph_fp16 is None  # warp characters stay float32 (see to_fp16)
+    engine = Engine.load(path, EngineConfig(device="cpu"))
+    out = engine.run(np.full((1, 3, 32, 32), 0.5, np.float32))
+    assert out.rgb.shape == (1, 3, 256, 256) and out.mask.shape == (1, 1, 256, 256)
+    with pytest.raises(ValueError, match="iterations"):
+        make_character(base, images, tmp_path / "x.puppet", CharacterOptions(name="x", iterations=10))
+    assert not (tmp_path / "x.puppet").exists()
+
+
+def test_references_cover_the_expressions_and_take_their_pose_from_the_set():
+    from export.character import covering_references, relative_pose
+
+    sheet = [P.neutral(), P.make(eye_open_l=0, eye_open_r=0), P.make(mouth_open=1.0), P.make(smile=1.0)]
+    repeats = [P.make(mouth_open=0.02 * i) for i in range(1, 9)]  # near-copies of rest
+    assert covering_references(np.stack(repeats + sheet), limit=4) == [8, 9, 10, 11]  # rest, then the far ones
+    assert covering_references(np.stack(sheet), limit=8) == [0, 1, 2, 3]
+    drawn_turned = np.stack([P.make(yaw=-20.0, roll=4.0), P.make(yaw=-22.0, roll=4.0, eye_open_l=0.0),
+                             P.make(yaw=-18.0, roll=4.0, mouth_open=1.0)])
+    rel = relative_pose(drawn_turned)
+    np.testing.assert_allclose(rel[:, P.INDEX["yaw"]], [0.0, -2.0, 2.0], atol=1e-5)
+    np.testing.assert_allclose(rel[:, P.INDEX["roll"]], 0.0, atol=1e-5)
+    assert rel[1, P.INDEX["eye_open_l"]] == 0.0  # the expression is kept
