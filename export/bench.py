@@ -12,11 +12,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from puppet import params as P
 from puppet.bundle import Bundle, Manifest
 from puppet.engine import Engine, EngineConfig
 
+from .character import MAX_REFERENCES, OUTPUT_RESOLUTION
 from .models import LatentPoseModel, create_model
 from .onnx_export import character_graph, export_onnx, to_fp16
 
@@ -41,18 +44,24 @@ def _time(fn, warmup: int, seconds: float) -> float:
     return (time.perf_counter() - start) / n * 1000
 
 
-def graph_bundle(name: str, model: LatentPoseModel, graph: bytes) -> Bundle:
+def graph_bundle(name: str, model: LatentPoseModel, graph: bytes, output_resolution: int) -> Bundle:
     """An in-memory bundle of ``graph``, for the engine (never written)."""
     c = model.cfg
-    manifest = Manifest(name=name, base_preset=name, resolution=c.resolution, driving_mode=c.driving_mode,
+    manifest = Manifest(name=name, base_preset=name, driver_resolution=c.resolution,
+                        output_resolution=output_resolution, driving_mode=c.driving_mode,
                         pose_dim=c.pose_dim, num_source_images=0, created="")
     return Bundle(path=Path(f"{name} (random weights)"), manifest=manifest, graph=graph, thumbnail=b"",
-                  graph_fp16=to_fp16(graph))
+                  graph_fp16=None if model.warp is not None else to_fp16(graph))
 
 
 def bench_preset(name: str, cfg: BenchConfig) -> list[dict]:
     model = create_model(name).eval()
-    graph = character_graph(model, torch.randn(1, model.cfg.identity_dim))
+    side, refs = model.cfg.resolution, {}
+    if model.warp is not None:  # a character's worth of references at the usual output side
+        side = OUTPUT_RESOLUTION
+        refs = {"references": torch.randint(0, 256, (MAX_REFERENCES, 4, side, side), dtype=torch.uint8),
+                "reference_params": torch.from_numpy(np.stack([P.neutral()] * MAX_REFERENCES))}
+    graph = character_graph(model, torch.randn(1, model.cfg.identity_dim), **refs)
     res = model.cfg.resolution
     x = torch.rand(cfg.batch, 3, res, res)
     rows = []
@@ -74,7 +83,7 @@ def bench_preset(name: str, cfg: BenchConfig) -> list[dict]:
                 torch.cuda.synchronize()
             add("torch-fp16", "cuda", _time(run_cuda, cfg.warmup, cfg.seconds))
             graph = graph.float().cpu()
-    bundle = graph_bundle(name, model, export_onnx(graph, res))
+    bundle = graph_bundle(name, model, export_onnx(graph, res), side)
     xn = x.numpy()
     threads = cfg.threads or None
     cpu = Engine.load(bundle, EngineConfig(device="cpu", intra_op_threads=threads, warmup_runs=0))

@@ -18,9 +18,20 @@ from puppet.bundle import read_bundle
 from puppet.engine import Engine, EngineConfig
 from puppet.pipeline.prepare import DriverPreparer, to_tensor
 
-MAX_BYTES = 60 * 10**6  # base model plus demo characters, in git forever
+MAX_BYTES = 70 * 10**6  # everything in assets/, in git forever
+WARP_STEPS = 3500  # of the warp head, from the 33000-step synthesis base
+# Thresholds a little under (over) what was measured when the files were committed; the figures
+# on 16 identities are in the README.
+MODEL_VS_NEAREST = 0.85  # masked L1, model / nearest source (measured 0.78 here, 0.72 on 16)
+MIN_SHARPNESS = 0.6  # output / truth (measured 0.71 here, 0.74 on 16; the nearest source: 0.95)
+FOLLOWS = {"eyes_change": 0.8, "mouth_change": 0.8, "yaw_shift_px": 0.6, "pitch_shift_px": 0.8,
+           "roll_deg": 0.85}  # measured 1.00, 0.99, 0.73, 0.98, 0.97 (the synthesis base: mouth 0.10)
+# Masked L1 to each of its own sources at the output resolution (measured: mina up to 0.050, the
+# procedural characters up to 0.016 and 0.023)
+MAX_SOURCE_L1 = {"mina": 0.055, "procedural-1000004": 0.025, "procedural-1000013": 0.03}
 
-# Each demo character and the images (and read expressions) it was fine-tuned from.
+# Each demo character, the images (and hand-read or true expressions) it was made from, and
+# whether they are crops already.
 SOURCES = {
     "mina": ("sources/adventurer/mina_*.png", "sources/adventurer/mina.params.json", False),
     "procedural-1000004": ("sources/procedural/head1000004_*.png",
@@ -30,50 +41,49 @@ SOURCES = {
 }
 
 
-def test_base_model_and_characters_fit_the_size_budget():
-    files = [DEFAULT_BASE, *demo_characters()]
+def test_assets_fit_the_size_budget():
+    files = [f for f in ASSETS.rglob("*") if f.is_file()]
     total = sum(f.stat().st_size for f in files)
-    assert total <= MAX_BYTES, {f.name: f.stat().st_size for f in files}
+    assert total <= MAX_BYTES, sorted(((f.stat().st_size, str(f)) for f in files), reverse=True)[:5]
 
 
-def test_the_base_model_is_a_trained_toon_proxy_model():
+def test_the_base_model_is_a_trained_toon_warp_model():
     from export.base_model import load_base
 
     base = load_base(DEFAULT_BASE, with_discriminator=False)
-    assert base.preset == "toon" and base.cfg.driving_mode == "proxy"
-    assert base.info["steps"] >= 33000
+    assert base.preset == "toon" and base.cfg.driving_mode == "proxy" and base.cfg.head == "warp"
+    assert base.info["steps"] >= WARP_STEPS
 
 
-def test_the_base_model_carries_pose_to_identities_it_never_saw():
-    from export.train.evaluate import EvalConfig, evaluate
+def test_the_base_model_beats_the_trivial_answers_on_sources_as_users_give_them():
+    """`puppet-export eval` on two held-out identities (figures on 16 are in the README)."""
+    from export.base_model import load_base
+    from export.train.sheet_eval import SheetEvalConfig, sheet_evaluate
 
-    r = evaluate(DEFAULT_BASE, EvalConfig(identities=2))
-    # Driven by the proxy head, the output is far closer to the truth than the still first frame,
-    # and as close as when the identity drives itself: the pose code carries no identity.
-    assert r["proxy_l1"] < 0.5 * r["static_l1"]
-    assert r["proxy_l1"] < 1.2 * r["self_l1"]
-    # The head turns and the eyes shut with the driver's (measured on these two identities: 1.01
-    # and 0.63; on 16, 0.96 and 0.83). The mouth does not follow yet (0.04; 0.10): see the README.
-    assert r["follows_yaw"] > 0.5
-    assert r["follows_eyes"] > 0.3
+    r = sheet_evaluate(load_base(DEFAULT_BASE, with_discriminator=False), SheetEvalConfig(identities=2, targets=4))
+    assert r["model_l1"] < MODEL_VS_NEAREST * r["nearest_l1"], r
+    assert r["model_sharpness"] > MIN_SHARPNESS, r  # drawn with the sources' own pixels, not blurred
+    for key, least in FOLLOWS.items():
+        assert r[f"model_follow_{key}"] > least, (key, r)
 
 
-def test_the_demo_characters_are_proxy_characters_of_the_base():
+def test_the_demo_characters_are_warp_characters_of_the_base():
     chars = {p.stem: p for p in demo_characters()}
     assert set(SOURCES) <= set(chars)
     assert first_demo_character().stem == "mina"  # what the program opens with
     for path in chars.values():
         m = read_bundle(path).manifest
-        assert (m.base_preset, m.driving_mode, m.resolution) == ("toon", "proxy", 128), path
+        assert (m.base_preset, m.driving_mode, m.driver_resolution, m.output_resolution) == \
+            ("toon", "proxy", 128, 256), path
 
 
-def _sources(name: str):
+def _sources(name: str, side: int = 128):
     from puppet.sources import load_sources
 
     pattern, params_file, precropped = SOURCES[name]
     paths = sorted(ASSETS.glob(pattern))
     params = [P.from_dict(v) for v in json.loads((ASSETS / params_file).read_text())]
-    return load_sources(paths, 128, precropped=precropped), params
+    return load_sources(paths, side, precropped=precropped), params
 
 
 @pytest.fixture(scope="module")
@@ -85,18 +95,18 @@ def engines():
         e.close()
 
 
-def test_each_demo_character_draws_itself(engines):
-    """Driven with the expression of its first source image, each character's output is far closer
-    to that image than to any other character's (measured: 0.03-0.045 against 0.135 or more)."""
-    firsts = {name: _sources(name) for name in SOURCES}
+def test_each_demo_character_draws_each_of_its_sources(engines):
+    """Driven at the expression (and pose, relative to the set's) of each of its source images,
+    each character draws that image, at its output resolution."""
+    from export.character import relative_pose
+
     for name, engine in engines.items():
-        _, params = firsts[name]
-        driver = to_tensor(DriverPreparer(engine.manifest).image(None, None, params[0]))
-        out = engine.run(driver)
-        drawn = out.rgb[0] * out.mask[0]
-        errors = {other: float(np.abs(drawn - s.images[0] * s.masks[0]).mean()) for other, (s, _) in firsts.items()}
-        own = errors.pop(name)
-        assert own < 0.5 * min(errors.values()), (name, own, errors)
+        sources, params = _sources(name, engine.output_resolution)
+        prepare = DriverPreparer(engine.manifest)
+        drivers = np.concatenate([to_tensor(prepare.image(None, None, p)) for p in relative_pose(np.stack(params))])
+        out = engine.run(drivers)
+        errors = np.abs(out.rgb * out.mask - sources.images * sources.masks).mean((1, 2, 3))
+        assert errors.max() <= MAX_SOURCE_L1[name], (name, errors.round(4))
 
 
 def test_the_demo_characters_follow_the_driver():
@@ -105,23 +115,24 @@ def test_the_demo_characters_follow_the_driver():
     README, beside those of the true renders of the procedural identities)."""
     from export.train.evaluate import character_follow
 
-    # Thresholds under what was measured (eyes 0.031-0.221, yaw 7.9-11.1 px, roll 39-43 degrees)
-    # and over what the characters of earlier base models gave (20000 steps: eyes 0.000-0.003,
-    # yaw -0.2 to +0.2 px, roll 0 degrees; 26000 steps: eyes 0.015-0.240, yaw 3.3-9.3 px, roll
-    # 24-31 degrees).
+    # Thresholds under what was measured (eyes 0.041-0.190, mouth 0.029-0.207, yaw 18-25 px, roll
+    # 49-50 degrees) and over what the characters of the synthesis base gave (eyes 0.031-0.221,
+    # mouth 0.002-0.031, yaw 7.9-11.1 px, roll 39-43 degrees).
     for path in demo_characters():
         if path.stem not in SOURCES:
             continue
         r = character_follow(path)
-        assert r["eyes_change"] > 0.02, r
-        assert r["yaw_shift_px"] > 5, r
-        assert r["roll_deg"] > 33, r
+        assert r["eyes_change"] > 0.03, r
+        assert r["mouth_change"] > 0.02, r
+        assert r["yaw_shift_px"] > 8, r
+        assert r["roll_deg"] > 45, r
 
 
-def test_the_base_model_reads_the_expressions_of_source_images():
-    """What fine-tuning takes a source image's expression to be when none is given: the base's
-    read-out of the pose code. On the held-out procedural characters' sources it agrees with the
-    truth, and on Mina's drawings with the hand-read values, in what the sources vary."""
+def test_source_images_expressions_are_read():
+    """What a character takes a source image's expression to be when none is given: the face from
+    the expression reader, head pose from the base's read-out of the pose code. On the held-out
+    procedural characters' sources it agrees with the truth, and on Mina's drawings with the
+    hand-read values, in what the sources vary."""
     from export.base_model import load_base
     from export.train.finetune import source_expressions
 

@@ -115,3 +115,18 @@ def test_references_cover_the_expressions_and_take_their_pose_from_the_set():
     np.testing.assert_allclose(rel[:, P.INDEX["yaw"]], [0.0, -2.0, 2.0], atol=1e-5)
     np.testing.assert_allclose(rel[:, P.INDEX["roll"]], 0.0, atol=1e-5)
     assert rel[1, P.INDEX["eye_open_l"]] == 0.0  # the expression is kept
+
+
+def test_references_at_one_pose_are_sampled_with_one_grid_to_the_same_picture():
+    torch.manual_seed(0)
+    model = create_model("tiny-warp").eval()
+    refs = torch.rand(2, 3, 4, 64, 64)
+    params = torch.from_numpy(np.stack([P.make(yaw=5.0), P.make(yaw=5.0, eye_open_l=0.0), P.make(yaw=5.0, smile=1.0)]))
+    with torch.no_grad():
+        identity = model.identity(torch.rand(2, 3, 3, 32, 32))
+        pose = model.pose(torch.rand(2, 3, 32, 32))
+        each = model.reenact(identity, pose, refs, params[None].expand(2, -1, -1))
+        raw = model.generator.raw(model.generator.adain_params(identity, pose))
+        shared = model.warp(raw, pose, refs, params[None].expand(2, -1, -1), shared_pose=True)
+    torch.testing.assert_close(shared.rgb, each.rgb, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(shared.mask, each.mask, atol=1e-5, rtol=1e-5)

@@ -29,6 +29,7 @@ class ModelConfig:
     disc_channels: tuple[int, ...] = (64, 128, 256, 512, 512, 512)
     driving_mode: str = "face"
     head: str = "synthesis"
+    warp_flow: float = 0.08  # warp head: bound of the local flow, in grid units (2 = the side); 0: none
 
     def __post_init__(self) -> None:
         side = 4 * 2 ** (len(self.gen_channels) - 1)

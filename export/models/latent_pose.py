@@ -8,6 +8,7 @@ from torch import nn
 from .backbones import build_encoder
 from .config import ModelConfig, get_config
 from .generator import Generator
+from .head_motion import POSE_INDEX
 from .warp_head import WarpHead, WarpOutput
 
 
@@ -20,7 +21,7 @@ class LatentPoseModel(nn.Module):
         self.identity_encoder = build_encoder(cfg.identity_arch, cfg.identity_dim, cfg.identity_width)
         self.pose_encoder = build_encoder(cfg.pose_arch, cfg.pose_dim, cfg.pose_width)
         self.generator = Generator(cfg)
-        self.warp = WarpHead(cfg.pose_dim) if cfg.head == "warp" else None
+        self.warp = WarpHead(cfg.pose_dim, cfg.warp_flow) if cfg.head == "warp" else None
 
     def identity(self, frames: torch.Tensor) -> torch.Tensor:
         """[B, K, 3, H, W] -> [B, I]: the mean of the K per-frame embeddings."""
@@ -101,6 +102,8 @@ class FrozenWarpCharacter(FrozenCharacter):
         self.warp = model.warp
         self.register_buffer("references", references.clone())
         self.register_buffer("reference_params", reference_params.float().clone())
+        pose = self.reference_params[:, POSE_INDEX]
+        self.shared_pose = bool((pose == pose[:1]).all())
 
     def forward(self, driver: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n = driver.shape[0]
@@ -108,7 +111,7 @@ class FrozenWarpCharacter(FrozenCharacter):
         raw = self.generator.raw(self.generator.mlp[2](torch.relu(self.pose_in(pose))))
         references = self.references.float() * (1 / 255)  # [R,4,S,S]
         out = self.warp(raw, pose, references[None].expand(n, -1, -1, -1, -1),
-                        self.reference_params[None].expand(n, -1, -1))
+                        self.reference_params[None].expand(n, -1, -1), shared_pose=self.shared_pose)
         return out.rgb, out.mask, pose
 
 

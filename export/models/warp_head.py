@@ -4,7 +4,8 @@ A generator that synthesises every pixel becomes sharp only after GPU-weeks of a
 training; motion fields are smooth and learn on a CPU, and detail then comes from the references
 for free. The AdaIN trunk's output at the model resolution is read as:
 
-- ``flow`` (2): a small local motion (eyelids, lips) in grid units, bounded by ``MAX_FLOW``;
+- ``flow`` (2): a small local motion (eyelids, lips) in grid units, bounded by the config's
+  ``warp_flow`` (a few per cent of the side; 0 turns it off);
 - ``regions`` (4): a per-pixel softmax over left eye, right eye, mouth and the rest of the head;
 - ``residual`` (3) and ``alpha`` (1): paint for what no reference shows (a mouth's inside, an
   eyelid over an open eye); the loss penalises alpha, so that copying pixels is the cheap path;
@@ -36,14 +37,18 @@ from .head_motion import head_motion_grid, identity_grid
 from .param_units import from_unit, to_unit
 
 WARP_CHANNELS = 11  # flow 2, regions 4, residual 3, alpha 1, mask 1
-MAX_FLOW = 0.08  # grid units (4 % of the side): eyelids and lips, not head turns
 ALPHA_BIAS = -3.0  # the residual starts nearly transparent
 REGION_NAMES = ("eye_l", "eye_r", "mouth", "rest")
-# Of the softmax over negative squared distances in parameters scaled to [-1, 1]: a choice between
-# distinct states (an eye open or shut: a distance of about 2.4) is all but hard, one between
-# near-equal references a blend. A learnt temperature stayed at its start (0.1) and blended
-# distinct states (the chosen reference's weight 0.6-0.7 after 750 steps), which ghosts.
-CHOICE_TEMPERATURE = 0.02
+# Of the softmax over negative squared distances in parameters scaled to [-1, 1]: low enough that
+# references a tenth of the range apart are told apart. Blends ghost: a learnt temperature stayed
+# at its start (0.1) and gave the chosen reference a weight of 0.6-0.7; at 0.02 a drawn character
+# whose images share an eye state but look different ways showed every pupil at once.
+CHOICE_TEMPERATURE = 0.005
+# Ties (several references with the same eyes) go to the reference nearest in the whole face and
+# the head's pose, so that every region agrees on one drawing instead of blending equals (a rest
+# face and the same face turned 35 degrees each way blended into a ghost).
+TIE_BREAK = 0.1
+TIE_NAMES = (*P.FACE_NAMES, "yaw", "pitch", "roll")
 # The parameters each region chooses its reference by, and their weights in the distance.
 REGION_PARAMS: tuple[dict[str, float], ...] = (
     {"eye_open_l": 1.0, "gaze_x": 0.2, "gaze_y": 0.2},
@@ -57,8 +62,10 @@ def _region_weights() -> torch.Tensor:
     """[4, NUM_PARAMS]: each region's weights over the parameters."""
     w = torch.zeros(len(REGION_PARAMS), P.NUM_PARAMS)
     for g, names in enumerate(REGION_PARAMS):
+        for name in TIE_NAMES:
+            w[g, P.INDEX[name]] = TIE_BREAK
         for name, weight in names.items():
-            w[g, P.INDEX[name]] = weight
+            w[g, P.INDEX[name]] += weight
     return w
 
 
@@ -75,8 +82,9 @@ class WarpOutput:
 
 
 class WarpHead(nn.Module):
-    def __init__(self, pose_dim: int):
+    def __init__(self, pose_dim: int, max_flow: float):
         super().__init__()
+        self.max_flow = max_flow
         self.readout = nn.Linear(pose_dim, P.NUM_PARAMS)
         self.register_buffer("region_weights", _region_weights(), persistent=False)
 
@@ -87,9 +95,11 @@ class WarpHead(nn.Module):
         return torch.softmax(-dist / CHOICE_TEMPERATURE, dim=-1)
 
     def forward(self, raw: torch.Tensor, pose: torch.Tensor, references: torch.Tensor,
-                reference_params: torch.Tensor) -> WarpOutput:
+                reference_params: torch.Tensor, shared_pose: bool = False) -> WarpOutput:
         """raw [N,11,h,w] (the trunk's output), pose [N,Q] (pose code), references [N,R,4,S,S]
-        (RGB and mask in [0,1]), reference_params [N,R,NUM_PARAMS] (their expression parameters)."""
+        (RGB and mask in [0,1]), reference_params [N,R,NUM_PARAMS] (their expression parameters).
+        ``shared_pose``: every reference shows the head at one pose (as a sheet drawn alike does),
+        so one grid samples them all at once: the same picture for less work."""
         n, r, _, side, _ = references.shape
         unit = self.readout(pose)  # [N,P]
         choice = self.choose(unit, to_unit(reference_params))  # [N,4,R]
@@ -98,16 +108,21 @@ class WarpHead(nn.Module):
         def up(x):
             return F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
 
-        flow = MAX_FLOW * torch.tanh(up(raw[:, 0:2]))  # [N,2,S,S]
+        flow = self.max_flow * torch.tanh(up(raw[:, 0:2]))  # [N,2,S,S]
         regions = torch.softmax(raw[:, 2:6], dim=1)  # [N,4,h,w]
         residual = torch.tanh(up(raw[:, 6:9])) * 0.75 + 0.5
         alpha = torch.sigmoid(raw[:, 9:10] + ALPHA_BIAS)  # [N,1,h,w]
         own_mask = torch.sigmoid(up(raw[:, 10:11]))
 
         points = identity_grid(side, raw.device)[None] + flow.permute(0, 2, 3, 1)  # [N,S,S,2]
-        grid = head_motion_grid(points, driver_params, reference_params)  # [N,R,S,S,2]
-        warped = F.grid_sample(references.flatten(0, 1), grid.flatten(0, 1), mode="bilinear",
-                               padding_mode="zeros", align_corners=False)  # [N*R,4,S,S]
+        if shared_pose:
+            grid = head_motion_grid(points, driver_params, reference_params[:, :1])  # [N,1,S,S,2]
+            warped = F.grid_sample(references.flatten(1, 2), grid[:, 0], mode="bilinear",
+                                   padding_mode="zeros", align_corners=False)  # [N,R*4,S,S]
+        else:
+            grid = head_motion_grid(points, driver_params, reference_params)  # [N,R,S,S,2]
+            warped = F.grid_sample(references.flatten(0, 1), grid.flatten(0, 1), mode="bilinear",
+                                   padding_mode="zeros", align_corners=False)  # [N*R,4,S,S]
         warped = warped.view(n, r, 4, side, side)
         weights = torch.einsum("ngr,nghw->nrhw", choice, up(regions))  # [N,R,S,S]
         copied = (warped * weights[:, :, None]).sum(1)  # [N,4,S,S]
