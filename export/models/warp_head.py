@@ -46,8 +46,10 @@ REGION_NAMES = ("eye_l", "eye_r", "mouth", "rest")
 CHOICE_TEMPERATURE = 0.005
 # Ties (several references with the same eyes) go to the reference nearest in the whole face and
 # the head's pose, so that every region agrees on one drawing instead of blending equals (a rest
-# face and the same face turned 35 degrees each way blended into a ghost).
-TIE_BREAK = 0.1
+# face and the same face turned 35 degrees each way blended into a ghost). At 0.1 a drawn
+# character's rest face still took its eyes from one drawing and the rest from another; at 0.25 an
+# eye's own state (a distance of about 2.4) still outweighs a mouth that differs (0.25 x 4).
+TIE_BREAK = 0.25
 TIE_NAMES = (*P.FACE_NAMES, "yaw", "pitch", "roll")
 # The parameters each region chooses its reference by, and their weights in the distance.
 REGION_PARAMS: tuple[dict[str, float], ...] = (
