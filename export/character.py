@@ -45,7 +45,6 @@ COMPACT_TOLERANCE = 2e-2
 THUMBNAIL_SIDE = 128
 MAX_REFERENCES = 8  # warp head: the character's images it draws from
 OUTPUT_RESOLUTION = 256  # warp head: the side it draws at, unless the sources are smaller
-POSE_NAMES = ("yaw", "pitch", "roll", "offset_x", "offset_y")
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ def covering_references(expressions: np.ndarray, limit: int = MAX_REFERENCES) ->
     best: the one nearest rest first, then each time the one farthest from those chosen."""
     if len(expressions) <= limit:
         return list(range(len(expressions)))
-    face = [P.INDEX[n] for n in P.FACE_NAMES]
+    face = P.FACE_INDEX
     x = (expressions[:, face] - P.LOW[face]) / (P.HIGH[face] - P.LOW[face])  # each in [0, 1]
     rest = (P.REST[face] - P.LOW[face]) / (P.HIGH[face] - P.LOW[face])
     chosen = [int(np.argmin(np.abs(x - rest).sum(1)))]
@@ -113,11 +112,12 @@ def relative_pose(expressions: np.ndarray) -> np.ndarray:
     character's rest pose is however it was drawn (a three-quarter view turns from there), and
     the driver's pose applies relative to it."""
     out = expressions.copy()
-    for name in POSE_NAMES:
+    for name in P.POSE_NAMES:
         i = P.INDEX[name]
-        out[:, i] -= np.median(out[:, i])
-    i = P.INDEX["scale"]
-    out[:, i] /= np.median(out[:, i])
+        if name == "scale":  # a factor
+            out[:, i] /= np.median(out[:, i])
+        else:
+            out[:, i] -= np.median(out[:, i])
     return P.clip(out)
 
 

@@ -65,8 +65,9 @@ def store_references_as_bytes(graph_bytes: bytes, references: np.ndarray) -> byt
     """The same graph with a warp character's references stored at a byte per value.
 
     Constant folding turns the uint8 references and their scaling into one float32 tensor, four
-    times their size; this puts them back as uint8 with a DequantizeLinear (x / 255) in front,
-    which onnxruntime folds again when a session starts. ``references`` uint8 [R,4,S,S]."""
+    times their size; this puts them back as uint8 with a DequantizeLinear (x / 255) in front.
+    onnxruntime runs that node each frame (measured: under 2 % of a frame on the CPU), a small
+    price for a character file a quarter the size. ``references`` uint8 [R,4,S,S]."""
     proto = onnx.load_from_string(graph_bytes)
     as_float = references.astype(np.float32) / 255
     found = 0

@@ -107,6 +107,9 @@ def sample(rng: np.random.Generator, spread: float = 1.0) -> np.ndarray:
 # What a face's expression is made of: the slots a preset sets (the rest, head pose and gaze, stay
 # as they were read).
 FACE_NAMES: tuple[str, ...] = ("eye_open_l", "eye_open_r", "brow_l", "brow_r", "mouth_open", "smile", "mouth_width")
+FACE_INDEX: list[int] = [INDEX[n] for n in FACE_NAMES]
+# How the head is turned and placed.
+POSE_NAMES: tuple[str, ...] = ("yaw", "pitch", "roll", "offset_x", "offset_y", "scale")
 
 # Expression presets for correcting a source image's reading with one click, in the order of the
 # number keys 1..9, 0. Each names only what differs from rest; the values are those of the labelled

@@ -24,8 +24,7 @@ from puppet import params as P
 from puppet.heads import CENTRE, PROXY
 from puppet.heads.render import UNIT
 
-POSE_NAMES = ("yaw", "pitch", "roll", "offset_x", "offset_y", "scale")
-POSE_INDEX = [P.INDEX[n] for n in POSE_NAMES]
+POSE_INDEX = [P.INDEX[n] for n in P.POSE_NAMES]  # the order pose() unpacks them in
 # The head centre and the face's half-height and half-width, in grid units (the side is 2).
 CX, CY = 2 * CENTRE[0] - 1, 2 * CENTRE[1] - 1
 HALF_H = 2 * UNIT * PROXY.head_size

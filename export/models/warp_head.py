@@ -15,8 +15,8 @@ The global head motion (``head_motion``) moves each reference from its own pose 
 with the pose read from the pose code by ``readout`` (the expression parameters scaled to [-1, 1],
 trained against the true ones in meta-training). Each region then takes the reference whose
 parameters of that region (the eye's openness, the mouth's opening, smile and width, the brows
-and head pose for the rest) are nearest the driver's, by a softmax over negative distances: an expression sheet drawn by
-an artist is what the character shows.
+and head pose for the rest) are nearest the driver's, by a softmax over negative distances: an
+expression sheet drawn by an artist is what the character shows.
 
 picture = alpha * residual + (1 - alpha) * sum_r w_r * warp(reference_r), with
 w_r = sum_regions region * choice_region,r. Motion, regions and alpha are upsampled from the
@@ -36,9 +36,10 @@ from puppet import params as P
 from .head_motion import head_motion_grid, identity_grid
 from .param_units import from_unit, to_unit
 
-WARP_CHANNELS = 11  # flow 2, regions 4, residual 3, alpha 1, mask 1
+# The trunk's output channels, in order.
+FLOW, REGIONS, RESIDUAL, ALPHA, MASK = slice(0, 2), slice(2, 6), slice(6, 9), slice(9, 10), slice(10, 11)
+WARP_CHANNELS = 11
 ALPHA_BIAS = -3.0  # the residual starts nearly transparent
-REGION_NAMES = ("eye_l", "eye_r", "mouth", "rest")
 # Of the softmax over negative squared distances in parameters scaled to [-1, 1]: low enough that
 # references a tenth of the range apart are told apart. Blends ghost: a learnt temperature stayed
 # at its start (0.1) and gave the chosen reference a weight of 0.6-0.7; at 0.02 a drawn character
@@ -51,7 +52,8 @@ CHOICE_TEMPERATURE = 0.005
 # eye's own state (a distance of about 2.4) still outweighs a mouth that differs (0.25 x 4).
 TIE_BREAK = 0.25
 TIE_NAMES = (*P.FACE_NAMES, "yaw", "pitch", "roll")
-# The parameters each region chooses its reference by, and their weights in the distance.
+# The parameters each region (left eye, right eye, mouth, the rest) chooses its reference by, and
+# their weights in the distance.
 REGION_PARAMS: tuple[dict[str, float], ...] = (
     {"eye_open_l": 1.0, "gaze_x": 0.2, "gaze_y": 0.2},
     {"eye_open_r": 1.0, "gaze_x": 0.2, "gaze_y": 0.2},
@@ -110,11 +112,11 @@ class WarpHead(nn.Module):
         def up(x):
             return F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
 
-        flow = self.max_flow * torch.tanh(up(raw[:, 0:2]))  # [N,2,S,S]
-        regions = torch.softmax(raw[:, 2:6], dim=1)  # [N,4,h,w]
-        residual = torch.tanh(up(raw[:, 6:9])) * 0.75 + 0.5
-        alpha = torch.sigmoid(raw[:, 9:10] + ALPHA_BIAS)  # [N,1,h,w]
-        own_mask = torch.sigmoid(up(raw[:, 10:11]))
+        flow = self.max_flow * torch.tanh(up(raw[:, FLOW]))  # [N,2,S,S]
+        regions = torch.softmax(raw[:, REGIONS], dim=1)  # [N,4,h,w]
+        residual = torch.tanh(up(raw[:, RESIDUAL])) * 0.75 + 0.5
+        alpha = torch.sigmoid(raw[:, ALPHA] + ALPHA_BIAS)  # [N,1,h,w]
+        own_mask = torch.sigmoid(up(raw[:, MASK]))
 
         points = identity_grid(side, raw.device)[None] + flow.permute(0, 2, 3, 1)  # [N,S,S,2]
         if shared_pose:

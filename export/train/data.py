@@ -67,7 +67,6 @@ def region_maps(points: dict[str, tuple[float, float]], res: int) -> np.ndarray:
 # Warp head: the share of targets whose face (eyes, brows, mouth) is one a reference shows, at a
 # pose of its own, so that choosing that reference is learnt; the others are any expression.
 SHEET_TARGETS = 0.5
-SHEET_FACE = [P.INDEX[n] for n in P.FACE_NAMES]
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def procedural_sample(seed: int, rng: np.random.Generator, spec: SampleSpec) -> 
             frames.append(to_chw(r.rgb) * r.mask[None])
     p = P.sample(rng)
     if spec.sheet and rng.random() < SHEET_TARGETS:
-        p[SHEET_FACE] = extra["reference_params"][rng.integers(spec.k_frames), SHEET_FACE]
+        p[P.FACE_INDEX] = extra["reference_params"][rng.integers(spec.k_frames), P.FACE_INDEX]
     target = render_head(ident, p, spec.resolution)
     if rng.random() < spec.proxy_prob:
         driver = render_head(Identity.from_seed(spec.proxy_seed), p, spec.resolution).rgb

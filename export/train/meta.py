@@ -23,6 +23,7 @@ from puppet import params as P
 
 from ..base_model import BaseModel, load_base, save_base
 from ..models import Discriminator, LatentPoseModel, get_config
+from ..models.warp_head import MASK, RESIDUAL
 from . import losses as L
 from .checkpoint import load_training_state, save_training_state
 from .config import TrainConfig
@@ -69,8 +70,8 @@ def warm_start(model: LatentPoseModel, base: BaseModel) -> None:
         if model.warp is not None and base.model.warp is None:
             for name in ("weight", "bias"):
                 src, dst = getattr(base.model.generator.out_conv, name), getattr(model.generator.out_conv, name)
-                dst[6:9] = src[0:3]  # residual RGB
-                dst[10:11] = src[3:4]  # mask
+                dst[RESIDUAL] = src[0:3]  # the synthesis head's RGB and mask channels
+                dst[MASK] = src[3:4]
             if base.readout is not None:
                 model.warp.readout.load_state_dict(base.readout.state_dict())
     log.info("warm start from %s: %d of %d tensors", base.info.get("trained_with", "a base model"), len(fits), len(own))

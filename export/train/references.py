@@ -17,7 +17,6 @@ from .renders import to_chw
 
 POSED_SHARE = 0.15  # samples whose references are randomly posed
 REST_SHARE = 0.7  # samples whose sheet includes the rest expression
-FACE = [P.INDEX[n] for n in P.FACE_NAMES]
 
 
 def sheet_params(rng: np.random.Generator, k: int) -> np.ndarray:
@@ -30,10 +29,10 @@ def sheet_params(rng: np.random.Generator, k: int) -> np.ndarray:
     out = []
     for name in picked:
         p = P.with_preset(P.neutral(), name)
-        p[FACE] += rng.normal(0, 0.06, len(FACE)).astype(np.float32)
+        p[P.FACE_INDEX] += rng.normal(0, 0.06, len(P.FACE_INDEX)).astype(np.float32)
         if posed:
             pose = P.sample(rng)
-            for n in ("yaw", "pitch", "roll", "offset_x", "offset_y", "scale"):
+            for n in P.POSE_NAMES:
                 p[P.INDEX[n]] = pose[P.INDEX[n]]
         else:
             p[P.INDEX["yaw"]] = rng.normal(0, 4)

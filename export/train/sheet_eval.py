@@ -35,7 +35,6 @@ from .renders import proxy_render, to_chw
 
 SHEET = ("rest", "blink", "wink left", "mouth open", "wide open", "smile", "frown", "brows up")
 ROWS = ("static", "nearest", "model")
-FACE = [P.INDEX[n] for n in P.FACE_NAMES]
 FOLLOW_KEYS = ("eyes_change", "mouth_change", "yaw_shift_px", "pitch_shift_px", "roll_deg")
 
 
@@ -95,8 +94,8 @@ class _Character:
         return (rgb * mask).numpy()
 
     def nearest(self, params: np.ndarray) -> np.ndarray:
-        face = self.sheet[:, FACE]
-        picks = [int(np.argmin(np.abs(face - p[FACE]).sum(1))) for p in params]
+        face = self.sheet[:, P.FACE_INDEX]
+        picks = [int(np.argmin(np.abs(face - p[P.FACE_INDEX]).sum(1))) for p in params]
         return self.sources[picks]
 
     def static(self, params: np.ndarray) -> np.ndarray:
