@@ -84,7 +84,7 @@ def _progress_printer(mode: str):
 
 
 def cmd_character(args: argparse.Namespace) -> int:
-    from .character import CharacterOptions, make_character
+    from .character import OUTPUT_RESOLUTION, CharacterOptions, make_character
 
     if args.threads:
         import torch
@@ -94,6 +94,7 @@ def cmd_character(args: argparse.Namespace) -> int:
         name=args.name or args.output.stem, iterations=args.iterations, precropped=args.precropped,
         use_mask=not args.no_mask, use_dice=not (args.no_dice or args.no_mask), fp16=not args.no_fp16,
         compact=args.compact, train_part=args.train, source_params=_read_params(args.params, len(args.images)),
+        output_resolution=args.output_resolution or OUTPUT_RESOLUTION,
     )
     path = make_character(args.base, args.images, args.output, opts, preview=args.preview,
                           progress=_progress_printer(args.progress))
@@ -249,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--params", type=Path, help="JSON list with each image's expression values (proxy mode; "
                    "null for an image: estimate it, as the expressions command does)")
     c.add_argument("--preview", type=Path, help="write crops, masks and reconstructions to this PNG")
+    c.add_argument("--output-resolution", type=int, choices=[256, 512],
+                   help="warp-head bases: the side the character draws at, never above its images' own "
+                        "(default 256)")
     c.add_argument("--no-fp16", action="store_true", help="do not add the fp16 graph")
     c.add_argument("--compact", action="store_true",
                    help="store the graph's weights as fp16 (float32 arithmetic, half the file), no fp16 graph")

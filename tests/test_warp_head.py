@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 import pytest
 import torch
 import torch.nn.functional as F
@@ -100,6 +101,28 @@ def test_a_warp_character_draws_from_its_images_at_their_resolution(tmp_path):
     with pytest.raises(ValueError, match="iterations"):
         make_character(base, images, tmp_path / "x.puppet", CharacterOptions(name="x", iterations=10))
     assert not (tmp_path / "x.puppet").exists()
+
+
+def test_the_character_command_draws_at_512_when_asked_and_the_images_allow(tmp_path):
+    from conftest import ADVENTURER, make_tiny_base
+
+    from export.cli import main
+    from puppet.bundle import read_bundle
+
+    base = make_tiny_base(tmp_path / "tiny-warp.safetensors", "proxy", preset="tiny-warp")
+    images = [str(p) for p in sorted(ADVENTURER.glob("mina_*.png"))]  # 512 px drawings
+    params = str(ADVENTURER / "mina.params.json")
+    out = tmp_path / "mina.puppet"
+    assert main(["character", *images, "-o", str(out), "--base", str(base), "--params", params,
+                 "--output-resolution", "512"]) == 0
+    assert read_bundle(out).manifest.output_resolution == 512
+    small = []
+    for i, path in enumerate(images):  # the same drawings at 300 px: never drawn above their own side
+        small.append(tmp_path / f"small_{i}.png")
+        Image.open(path).resize((300, 300)).save(small[-1])
+    assert main(["character", *map(str, small), "-o", str(out), "--base", str(base), "--params", params,
+                 "--output-resolution", "512"]) == 0
+    assert read_bundle(out).manifest.output_resolution == 300
 
 
 def test_references_cover_the_expressions_and_take_their_pose_from_the_set():
