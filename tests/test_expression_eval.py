@@ -20,8 +20,10 @@ def test_labelled_folders_hold_whole_characters():
     for style in ("lorelei", "big-smile", "micah"):
         characters = labelled_characters(DRAWN / style)
         assert len(characters) == 3 and all(len(c.paths) == 8 for c in characters)
-    (mina,) = labelled_characters(ADVENTURER)  # seojun and yuna carry no labels
-    assert mina.name == "mina" and mina.truth[6, P.INDEX["eye_open_l"]] == 0.0
+    adventurer = labelled_characters(ADVENTURER)  # drawn with the same variants per index
+    assert [c.name for c in adventurer] == ["mina", "seojun", "yuna"]
+    assert all(np.array_equal(c.truth, adventurer[0].truth) for c in adventurer)
+    assert adventurer[0].truth[6, P.INDEX["eye_open_l"]] == 0.0
 
 
 def test_the_trivial_answer_scores_what_the_label_tables_give():
