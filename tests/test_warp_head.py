@@ -103,6 +103,22 @@ def test_a_warp_character_draws_from_its_images_at_their_resolution(tmp_path):
     assert not (tmp_path / "x.puppet").exists()
 
 
+def test_regions_are_sharpened_at_inference_only():
+    """Trained at the softmax's own temperature, so that the trunk cannot learn around the
+    sharpening; drawn with each pixel given to one region."""
+    from export.models.warp_head import REGIONS
+
+    model = create_model("tiny-warp")
+    raw = torch.randn(1, 11, 8, 8)
+    refs = torch.rand(1, 2, 4, 16, 16)
+    params = torch.from_numpy(np.stack([P.neutral(), P.make(eye_open_l=0.0)]))[None]
+    pose = torch.randn(1, model.cfg.pose_dim)
+    trained = model.warp.train()(raw, pose, refs, params).regions
+    drawn = model.warp.eval()(raw, pose, refs, params).regions
+    torch.testing.assert_close(trained, torch.softmax(raw[:, REGIONS], dim=1))
+    assert (drawn.max(1).values > trained.max(1).values).all()
+
+
 def test_the_character_command_draws_at_512_when_asked_and_the_images_allow(tmp_path):
     from conftest import ADVENTURER, make_tiny_base
 
