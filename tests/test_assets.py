@@ -79,8 +79,7 @@ def test_references_are_chosen_only_by_what_the_pose_code_carries():
     base = load_base(DEFAULT_BASE, with_discriminator=False)
     rng = np.random.default_rng(1)
     truth = np.stack([P.sample(rng) for _ in range(120)])
-    prepare = DriverPreparer(read_bundle(first_demo_character()).manifest)
-    read = base.read_expression(np.concatenate([to_tensor(prepare.image(None, None, p)) for p in truth]))
+    read = base.read_expression(_proxy_drivers(read_bundle(first_demo_character()).manifest, truth))
     chosen_by = set(TIE_NAMES).union(*REGION_PARAMS)
     t, r = truth.T, read.T  # per parameter
     explained = {name: 1 - np.mean((t[i] - r[i]) ** 2) / t[i].var() for name, i in P.INDEX.items()}
@@ -95,17 +94,14 @@ def test_each_pixel_of_a_drawn_face_comes_from_one_region(monkeypatch):
     from export.base_model import load_base
     from export.character import CharacterOptions, warp_character
     from export.models import warp_head
-    from puppet.sources import load_sources
 
     base = load_base(DEFAULT_BASE, with_discriminator=False)
-    pattern, params_file, _ = SOURCES["mina"]
-    paths = sorted(ASSETS.glob(pattern))
-    params = np.stack([P.from_dict(v) for v in json.loads((ASSETS / params_file).read_text())])
-    graph, _ = warp_character(base, paths, load_sources(paths, base.cfg.resolution),
-                              CharacterOptions(name="mina", source_params=params))
+    sources, params = _sources("mina", base.cfg.resolution)
+    options = CharacterOptions(name="mina", source_params=np.stack(params))
+    graph, _ = warp_character(base, sources.paths, sources, options)
     rng = np.random.default_rng(0)
-    prepare = DriverPreparer(read_bundle(first_demo_character()).manifest)
-    drivers = np.concatenate([to_tensor(prepare.image(None, None, P.sample(rng, spread=0.4))) for _ in range(16)])
+    drivers = _proxy_drivers(read_bundle(first_demo_character()).manifest,
+                             [P.sample(rng, spread=0.4) for _ in range(16)])
     seen = []
     forward = warp_head.WarpHead.forward
 
@@ -130,6 +126,12 @@ def test_the_demo_characters_are_warp_characters_of_the_base():
         m = read_bundle(path).manifest
         assert (m.base_preset, m.driving_mode, m.driver_resolution, m.output_resolution) == \
             ("toon", "proxy", 128, 256), path
+
+
+def _proxy_drivers(manifest, params) -> np.ndarray:
+    """float32 [N,3,R,R]: the proxy head at each parameter vector, as the pipeline draws it."""
+    prepare = DriverPreparer(manifest)
+    return np.concatenate([to_tensor(prepare.image(None, None, p)) for p in params])
 
 
 def _sources(name: str, side: int = 128):
@@ -157,8 +159,7 @@ def test_each_demo_character_draws_each_of_its_sources(engines):
 
     for name, engine in engines.items():
         sources, params = _sources(name, engine.output_resolution)
-        prepare = DriverPreparer(engine.manifest)
-        drivers = np.concatenate([to_tensor(prepare.image(None, None, p)) for p in relative_pose(np.stack(params))])
+        drivers = _proxy_drivers(engine.manifest, relative_pose(np.stack(params)))
         out = engine.run(drivers)
         errors = np.abs(out.rgb * out.mask - sources.images * sources.masks).mean((1, 2, 3))
         assert errors.max() <= MAX_SOURCE_L1[name], (name, errors.round(4))
