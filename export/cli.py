@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (BaseModelError, SourceError, BundleError) as e:
+    except (BaseModelError, SourceError, BundleError, FileNotFoundError) as e:
         print(f"puppet-export: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -63,3 +63,8 @@ def test_eval_expressions_command_reports_each_style(capsys):
     assert rest[0]["eye_state"] == pytest.approx(21 / 24)  # micah: both eyes shut in image 1 only
     for s in base:
         assert 0.0 <= s["eye_state"] <= 1.0 and s["eye_mae"] > 0.0 and s["images"] in (24, 8)
+
+
+def test_a_folder_without_labels_is_named_without_a_traceback(tmp_path, capsys):
+    assert export_main(["eval-expressions", str(tmp_path)]) == 1
+    assert f"{tmp_path}: no NAME.params.json" in capsys.readouterr().err
