@@ -56,7 +56,7 @@ class BaseModel:
             raise ValueError("this base model has no expression read-out (trained without --w-pose-params)")
         with torch.no_grad():
             unit = self.readout(self.model.eval().pose(torch.from_numpy(np.ascontiguousarray(images))))
-        return P.clip(from_unit(unit).numpy())
+        return from_unit(unit).numpy()  # clamped into the ranges
 
 
 def save_base(base: BaseModel, path: str | os.PathLike, half: bool = False) -> Path:

@@ -74,9 +74,7 @@ def thumbnail_png(rgb: np.ndarray, mask: np.ndarray) -> bytes:
 def rest_driver(base: BaseModel, sources: SourceSet) -> np.ndarray:
     """float32 [1,3,R,R]: what drives the thumbnail (the base's proxy at rest, or the first source)."""
     if base.cfg.driving_mode == "proxy":
-        from puppet.params import neutral
-
-        return proxy_render(neutral(), base.cfg.resolution, base.proxy_seed)[None]
+        return proxy_render(P.neutral(), base.cfg.resolution, base.proxy_seed)[None]
     return sources.images[:1]
 
 
@@ -84,10 +82,8 @@ def parity_drivers(base: BaseModel, sources: SourceSet) -> np.ndarray:
     """float32 [3,3,R,R]: inputs like those the character will be driven with, to check the
     exported graph on (the proxy at rest and at two random expressions, or source images)."""
     if base.cfg.driving_mode == "proxy":
-        from puppet.params import sample
-
         rng = np.random.default_rng(0)
-        others = [proxy_render(sample(rng), base.cfg.resolution, base.proxy_seed) for _ in range(2)]
+        others = [proxy_render(P.sample(rng), base.cfg.resolution, base.proxy_seed) for _ in range(2)]
         return np.concatenate([rest_driver(base, sources), np.stack(others)])
     return sources.images[np.arange(3) % len(sources.images)]
 

@@ -4,8 +4,8 @@ Commands: ``convert-lpr`` (import the authors' checkpoint), ``character`` (make 
 bundle from images), ``expressions`` (what fine-tuning will take each source image's expression
 to be), ``bench`` (graph speed per preset), ``tensorrt`` (an engine ahead of time, where
 TensorRT is installed), ``heads-sheet`` (a contact sheet of the procedural heads), ``train`` and
-``eval`` (meta-training a base model and its quality report), ``train-reader`` (the expression
-reader of source images).
+``eval`` (meta-training a base model and its quality report), ``train-reader`` and
+``eval-expressions`` (the expression reader of source images, and how well drawings are read).
 """
 
 from __future__ import annotations

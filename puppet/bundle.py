@@ -51,9 +51,7 @@ class Manifest:
 
     ``crop_scale`` is the side of the square face crop as a multiple of the face size (``face``
     mode). ``proxy_seed`` is the procedural identity whose renders drive a ``proxy`` character:
-    the base model's (from its file), against which the character was fine-tuned. Manifests of
-    earlier versions also list ``input_range`` and ``color_order``; they only ever held the
-    contract's RGB in [0,1] and are ignored like any unknown key.
+    the base model's (from its file), against which the character was fine-tuned.
     """
 
     name: str

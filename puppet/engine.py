@@ -29,8 +29,9 @@ Public API::
     EngineConfig(device="auto", intra_op_threads=None, fp16=True, cuda_graph=True, warmup_runs=2)
     make_session(model, providers, intra_op_threads) -> onnxruntime.InferenceSession
     Engine.load(bundle_or_path, config=EngineConfig()) -> Engine
-    engine.run(driver float32 [N,3,R,R] RGB in [0,1]) -> EngineOutput(rgb [N,3,R,R],
-                                                                   mask [N,1,R,R], pose [N,P])
+    engine.run(driver float32 [N,3,R,R] RGB in [0,1]) -> EngineOutput(rgb [N,3,S,S],
+                                                                   mask [N,1,S,S], pose [N,P])
+    (R the bundle's driver resolution, S its output resolution)
     engine.provider -> "TensorRT" | "CUDA" | "CPU";  engine.notice -> str | None
 """
 
@@ -100,8 +101,8 @@ class EngineConfig:
 
 @dataclass(frozen=True)
 class EngineOutput:
-    rgb: np.ndarray  # float32 [N,3,R,R], colour before masking, may stray slightly outside [0,1]
-    mask: np.ndarray  # float32 [N,1,R,R] in [0,1]
+    rgb: np.ndarray  # float32 [N,3,S,S] (S: output resolution), before masking; may stray outside [0,1]
+    mask: np.ndarray  # float32 [N,1,S,S] in [0,1]
     pose: np.ndarray  # float32 [N,P], the pose embedding of the driver
 
 
@@ -292,14 +293,14 @@ def _open(bundle: Bundle, config: EngineConfig) -> tuple[ort.InferenceSession, s
             reasons.append(attempt)
             continue
         return attempt[0], None, attempt[1]
-    session = _create(bundle, bundle.graph, [], threads)
+    session = _create_cpu(bundle, threads)
     notice = ("running on the CPU: " + "; ".join(reasons)) if reasons else None
     return session, notice, None
 
 
-def _create(bundle: Bundle, graph: bytes, providers: Sequence[ProviderSpec], threads: int) -> ort.InferenceSession:
+def _create_cpu(bundle: Bundle, threads: int) -> ort.InferenceSession:
     try:
-        return make_session(graph, providers, threads)
+        return make_session(bundle.graph, [], threads)
     except Exception as e:  # onnxruntime raises several unrelated types for a bad graph
         raise EngineError(f"{bundle.path}: onnxruntime cannot load the character graph ({e})") from None
 

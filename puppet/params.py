@@ -136,8 +136,7 @@ def with_preset(params: np.ndarray, preset: str, add: bool = False) -> np.ndarra
         raise KeyError(f"unknown expression preset {preset!r}; known: {', '.join(PRESETS)}")
     out = np.asarray(params, dtype=np.float32).reshape(NUM_PARAMS).copy()
     if not add:
-        for name in FACE_NAMES:
-            out[INDEX[name]] = REST[INDEX[name]]
+        out[FACE_INDEX] = REST[FACE_INDEX]
     for name, value in PRESETS[preset].items():
         out[INDEX[name]] = value
     return out

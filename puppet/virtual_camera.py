@@ -43,7 +43,6 @@ class VirtualCamera:
         self.fps = fps
         self._cam = None
         self.size: tuple[int, int] | None = None  # width, height of the device
-        self.frames = 0
 
     @property
     def device(self) -> str | None:
@@ -69,7 +68,6 @@ class VirtualCamera:
             self._cam.send(rgb)
         except (RuntimeError, OSError) as e:
             raise VirtualCameraError(f"virtual camera {self.device}: cannot send ({e})") from None
-        self.frames += 1
 
     def close(self) -> None:
         cam, self._cam = self._cam, None

@@ -76,11 +76,13 @@ class FrozenCharacter(nn.Module):
             self.pose_in.weight.copy_(w_pose)
             self.pose_in.bias.copy_(bias)
 
+    def adain_params(self, pose: torch.Tensor) -> torch.Tensor:
+        """The generator's AdaIN parameters for a pose code, the identity folded in."""
+        return self.generator.mlp[2](torch.relu(self.pose_in(pose)))
+
     def forward(self, driver: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         pose = self.pose_encoder(driver)
-        hidden = torch.relu(self.pose_in(pose))
-        params = self.generator.mlp[2](hidden)
-        rgb, mask = self.generator.decode(params)
+        rgb, mask = self.generator.decode(self.adain_params(pose))
         return rgb, mask, pose
 
 
@@ -108,7 +110,7 @@ class FrozenWarpCharacter(FrozenCharacter):
     def forward(self, driver: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n = driver.shape[0]
         pose = self.pose_encoder(driver)
-        raw = self.generator.raw(self.generator.mlp[2](torch.relu(self.pose_in(pose))))
+        raw = self.generator.raw(self.adain_params(pose))
         references = self.references.float() * (1 / 255)  # [R,4,S,S]
         out = self.warp(raw, pose, references[None].expand(n, -1, -1, -1, -1),
                         self.reference_params[None].expand(n, -1, -1), shared_pose=self.shared_pose)

@@ -20,7 +20,6 @@ from puppet.heads import Identity, render_head
 from puppet.sources import CropRule, drawing_box, estimate_mask
 from puppet.tracking import crop_square
 
-FACE_INDEX = [P.INDEX[n] for n in FACE_SLOTS]
 SWAP_LR = [FACE_SLOTS.index(n.replace("_l", "_#").replace("_r", "_l").replace("_#", "_r")) for n in FACE_SLOTS]
 
 
@@ -43,8 +42,8 @@ def _expression(rng: np.random.Generator, cfg: SetConfig) -> np.ndarray:
         vec = P.with_preset(P.neutral(), names[rng.integers(len(names))])
         if rng.random() < 0.4:
             vec = P.with_preset(vec, names[rng.integers(len(names))], add=True)
-        jitter = rng.normal(0, 0.08, len(FACE_INDEX))
-        vec[FACE_INDEX] += np.where(vec[FACE_INDEX] != P.REST[FACE_INDEX], jitter, 0)
+        jitter = rng.normal(0, 0.08, len(P.FACE_INDEX))
+        vec[P.FACE_INDEX] += np.where(vec[P.FACE_INDEX] != P.REST[P.FACE_INDEX], jitter, 0)
         return P.clip(vec)
     return P.sample(rng)
 
@@ -71,7 +70,7 @@ def render_set(seed: int, cfg: SetConfig = SetConfig()) -> tuple[np.ndarray, np.
         square = drawing_box(mask, CropRule())
         rgbs.append(crop_square(rgb, square, RESOLUTION))
         masks.append((np.clip(crop_square(mask, square, RESOLUTION), 0, 1) * 255).astype(np.uint8))
-        labels.append(vec[FACE_INDEX])
+        labels.append(vec[P.FACE_INDEX])
     return np.stack(rgbs), np.stack(masks), np.stack(labels).astype(np.float32)
 
 

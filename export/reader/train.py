@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from puppet.expression_reader import FACE_SLOTS, IN_CHANNELS, WINDOW, reader_inputs
+from puppet.expression_reader import EYES_MOUTH, FACE_SLOTS, IN_CHANNELS, WINDOW, reader_inputs
 
 from ..train.data import HELD_OUT_SEEDS
 from .data import SetConfig, augment_set, junk_set, render_set
@@ -28,8 +28,8 @@ from .model import ReaderNet
 log = logging.getLogger(__name__)
 
 # Eyes and mouth decide the states fine-tuning gets most wrong; brows and width matter less.
-SLOT_WEIGHTS = np.array([2.0 if n in ("eye_open_l", "eye_open_r", "mouth_open") else 1.0 for n in FACE_SLOTS],
-                        np.float32)
+SLOT_WEIGHTS = np.ones(len(FACE_SLOTS), np.float32)
+SLOT_WEIGHTS[EYES_MOUTH] = 2.0
 
 
 @dataclass(frozen=True)
@@ -61,19 +61,17 @@ def build_sets(seeds: range, cache: Path, cfg: SetConfig = SetConfig()) -> dict[
 
 
 def _batch(data: dict[str, np.ndarray], cfg: ReaderTrainConfig, rng: np.random.Generator):
-    xs, ys, junk = [], [], []
+    xs, ys = [], []
     k_all = data["labels"].shape[1]
     for _ in range(cfg.sets_per_step):
         k = 1 if rng.random() < 0.15 else int(rng.integers(2, k_all + 1))
         if rng.random() < cfg.junk_share:
             rgb, mask = junk_set(rng, k)
             labels = data["labels"][rng.integers(len(data["labels"])), :k]  # targets of no image: wide spread
-            junk.append(True)
         else:
             s = rng.integers(len(data["labels"]))
             pick = rng.choice(k_all, k, replace=False)
             rgb, mask, labels = data["rgb"][s, pick], data["mask"][s, pick], data["labels"][s, pick]
-            junk.append(False)
         images, masks, labels = augment_set(rgb, mask, labels, rng)
         xs.append(reader_inputs(images, masks))
         ys.append(labels)
@@ -100,7 +98,7 @@ def validate(model: ReaderNet, data: dict[str, np.ndarray]) -> dict[str, float]:
     model.train()
     err = np.concatenate(errors).mean(0)
     out = {f"mae_{n}": float(e) for n, e in zip(FACE_SLOTS, err)}
-    out["spread_eyes_mouth"] = float(np.concatenate(spreads)[:, [0, 1, 4]].mean())
+    out["spread_eyes_mouth"] = float(np.concatenate(spreads)[:, EYES_MOUTH].mean())
     return out
 
 

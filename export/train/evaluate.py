@@ -9,8 +9,8 @@ Errors are masked L1 and PSNR over the whole image and over the eye and mouth re
 ratios say whether the output's eyes, mouth and head move when the driver's do: the change of the
 output between two drivers (eyes open/shut, mouth closed/open, yaw -30/+30) over the same change
 between the true renders (1 = moves as much as the truth, 0 = does not move). Where the base has an
-expression read-out (how fine-tuning estimates a source image's expression when none is given),
-its R2 on the true renders says how well it reads each parameter.
+expression read-out (how a source image's head pose is read when none is given, and its face
+where no expression reader is installed), its R2 on the true renders says how well it reads each parameter.
 """
 
 from __future__ import annotations

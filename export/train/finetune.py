@@ -5,8 +5,9 @@ trainable parameter; the generator (all of it, or only its AdaIN MLP) and the di
 train; the encoders stay frozen; each image is identity source, driver and target at once.
 
 A ``proxy``-mode character is driven live by the pose codes of proxy renders, so it is trained
-against exactly those: each source image's expression parameters (read by face tracking, given
-by the user, or the rest values) are rendered on the proxy head, and the pose encoder's codes of
+against exactly those: each source image's expression parameters (given by the user, else read:
+the face by the expression reader, the head's pose by the base's read-out, else face tracking,
+else the rest values) are rendered on the proxy head, and the pose encoder's codes of
 those renders drive the generator. Motion that the sources do not show is taught with warps
 of them (:mod:`.warp`): a random yaw / pitch (2.5-D parallax) and roll / offset / scale of a
 source is paired with a proxy render moved by the same amounts.
@@ -26,7 +27,7 @@ import torch
 from torch import nn
 
 from puppet import params as P
-from puppet.expression_reader import FACE_SLOTS, default_reader
+from puppet.expression_reader import default_reader
 from puppet.sources import SourceSet
 
 from ..base_model import BaseModel
@@ -121,8 +122,7 @@ def read_source_expressions(base: BaseModel, sources: SourceSet, given: np.ndarr
     if reader is not None:
         # The whole set is read, given rows included: each image is read beside the set's median.
         reading = reader.read(sources.images, sources.masks)
-        face = [P.INDEX[name] for name in FACE_SLOTS]
-        out[np.ix_(missing, face)] = reading.values[np.ix_(missing, face)]
+        out[np.ix_(missing, P.FACE_INDEX)] = reading.values[np.ix_(missing, P.FACE_INDEX)]
         uncertain[missing] = reading.uncertain[missing]
     return SourceReading(out, uncertain)
 

@@ -31,6 +31,7 @@ from puppet.heads import Identity, render_head
 from ..base_model import BaseModel
 from .data import HELD_OUT_SEEDS, eye_regions, mouth_region
 from .evaluate import FOLLOW_DRIVERS, motion
+from .references import reference_frames
 from .renders import proxy_render, to_chw
 
 SHEET = ("rest", "blink", "wink left", "mouth open", "wide open", "smile", "frown", "brows up")
@@ -73,9 +74,8 @@ class _Character:
     def __init__(self, base: BaseModel, ident: Identity, res: int):
         self.base, self.ident, self.res = base, ident, res
         self.sheet = sheet_params()
-        renders = [render_head(ident, p, res) for p in self.sheet]
-        self.sources = np.stack([to_chw(r.rgb) * r.mask[None] for r in renders])  # [8,3,R,R] masked
-        refs = np.stack([np.concatenate([to_chw(r.rgb), r.mask[None]]) for r in renders])  # [8,4,R,R]
+        refs = reference_frames(ident, self.sheet, res)  # [8,4,R,R]
+        self.sources = refs[:, :3] * refs[:, 3:]  # [8,3,R,R] masked
         self.references = torch.from_numpy(refs)[None]
         self.reference_params = torch.from_numpy(self.sheet)[None]
         with torch.no_grad():

@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         buttons.addWidget(import_button)
         buttons.addWidget(new_button)
         lv.addLayout(buttons)
-        scroll = self.controls_scroll = QScrollArea()
+        scroll = QScrollArea()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
         split = QSplitter()

@@ -27,6 +27,7 @@ TEETH = (250, 250, 245)
 SHUT_WIDTH = {"classic": 1.0, "dot": 0.55, "oval": 0.7, "anime": 1.0, "emoji": 0.9}
 
 Point = tuple[float, float]
+_BUMP = np.sin(np.pi * T)  # 0 at a curve's ends, 1 in its middle
 
 
 def eye(img, ident: Identity, cam: Camera, side: int, p: np.ndarray, pen: Pen) -> Point:
@@ -50,9 +51,8 @@ def _lids(ident: Identity, side: int, openness: float, width: float, height: flo
     """Upper and lower lid curves [9,2] of an almond eye, outer corners raised by the tilt."""
     x = (2 * T - 1) * width
     tilt = ident.eye_tilt * side * x / width * height * 0.4
-    bump = np.sin(np.pi * T)
-    upper = np.stack([x, tilt + height * min(openness, 1.3) * bump], 1)
-    lower = np.stack([x, tilt - height * 0.55 * min(openness, 1.0) * bump], 1)
+    upper = np.stack([x, tilt + height * min(openness, 1.3) * _BUMP], 1)
+    lower = np.stack([x, tilt - height * 0.55 * min(openness, 1.0) * _BUMP], 1)
     return upper, lower, tilt
 
 
@@ -81,14 +81,13 @@ def _shut_eye(img, ident, cam, f, pen) -> None:
     """The style's glyph for a shut eye: a lid line, a "^" arc, or a lower arc with lashes."""
     ew, eh = ident.eye_width * SHUT_WIDTH[ident.style.eyes], ident.eye_size
     x = (2 * T - 1) * ew
-    bump = np.sin(np.pi * T)
     kind = ident.style.shut
     lift = {"line": -0.1, "arc": 0.5, "lashes": -0.35}[kind]
-    curve = cam.on_face(f, np.stack([x, eh * lift * bump], 1))
+    curve = cam.on_face(f, np.stack([x, eh * lift * _BUMP], 1))
     stroke(img, curve, pen.ink, pen.line + 1, closed=False)
     if kind == "lashes":
         for i in (2, 4, 6):
-            tip = cam.on_face(f, [[x[i] * 1.25, eh * lift * bump[i] - eh * 0.3]])
+            tip = cam.on_face(f, [[x[i] * 1.25, eh * lift * _BUMP[i] - eh * 0.3]])
             stroke(img, np.stack([curve[i], tip[0]]), pen.ink, pen.line, closed=False)
 
 
@@ -198,9 +197,6 @@ def mouth(img, ident: Identity, cam: Camera, p: np.ndarray, pen: Pen) -> Point:
     else:
         stroke(img, cam.on_face(f, upper), pen.ink, pen.line + 1, closed=False)
     return tuple(cam.on_face(f, [0, 0])[0])
-
-
-_BUMP = np.sin(np.pi * T)
 
 
 class _Mouth(NamedTuple):

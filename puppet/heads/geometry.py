@@ -82,7 +82,6 @@ class Camera:
         self.body_k = UNIT * size * p[P.INDEX["scale"]]
         self.centre = np.array([(CENTRE[0] + p[P.INDEX["offset_x"]]) * size,
                                 (CENTRE[1] + p[P.INDEX["offset_y"]]) * size])
-        self.size = size
 
     def project(self, pts3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """[n,3] -> ([n,2] pixels, [n] depth towards the viewer)."""

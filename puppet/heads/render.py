@@ -92,7 +92,7 @@ def _hair_volume(ident: Identity) -> float:
 
 def _back_hair(img, mask, ident: Identity, cam: Camera, pen: Pen) -> None:
     hv = _hair_volume(ident)
-    colour = shade(ident.hair, ident.style.hair_shade) if ident.style.hair_shade != 1.0 else ident.hair
+    colour = shade(ident.hair, ident.style.hair_shade)
     e_min = {"buzz": 0.25, "short": 0.0, "spiky": 0.1}.get(ident.hair_style, -0.25)
     cap2, _ = cam.project(surface(ident, (hv, hv, hv), e_min=e_min))
     for extra in _hair_extras(ident):
