@@ -25,7 +25,7 @@ from PIL import Image
 
 from puppet import params as P
 from puppet.bundle import Manifest, write_bundle
-from puppet.sources import SourceSet, load_sources
+from puppet.sources import SourceSet, load_sources, recrop
 
 from .base_model import BaseModel, load_base
 from .onnx_export import character_graph, check_parity, export_onnx, to_fp16, to_half_storage
@@ -122,8 +122,7 @@ def as_bytes(images: np.ndarray, masks: np.ndarray) -> torch.Tensor:
     return torch.from_numpy((np.concatenate([images, masks], 1) * 255 + 0.5).clip(0, 255).astype(np.uint8))
 
 
-def warp_character(base: BaseModel, image_paths: list[Path], sources: SourceSet,
-                   opts: CharacterOptions) -> tuple[torch.nn.Module, int]:
+def warp_character(base: BaseModel, sources: SourceSet, opts: CharacterOptions) -> tuple[torch.nn.Module, int]:
     """The frozen graph of a warp-head character and the side it draws at."""
     from .train.finetune import mean_identity, source_expressions
 
@@ -132,11 +131,11 @@ def warp_character(base: BaseModel, image_paths: list[Path], sources: SourceSet,
                          "iterations apply to synthesis-head bases (leave --iterations out, or give 0)")
     expressions = relative_pose(source_expressions(base, sources, opts.source_params))
     keep = covering_references(expressions)
-    if len(keep) < len(image_paths):
-        log.info("drawing from %d of the %d images: %s", len(keep), len(image_paths),
-                 ", ".join(image_paths[i].name for i in keep))
-    side = min(opts.output_resolution, min(_image_side(image_paths[i]) for i in keep))
-    full = load_sources([image_paths[i] for i in keep], side, precropped=opts.precropped)
+    if len(keep) < len(sources.paths):
+        log.info("drawing from %d of the %d images: %s", len(keep), len(sources.paths),
+                 ", ".join(sources.paths[i].name for i in keep))
+    side = min(opts.output_resolution, min(_image_side(sources.paths[i]) for i in keep))
+    full = recrop(sources, keep, side)
     masks = full.masks if opts.use_mask else np.ones_like(full.masks)
     identity = mean_identity(base.model, sources)
     graph = character_graph(base.model, identity, as_bytes(full.images, masks), torch.from_numpy(expressions[keep]))
@@ -157,7 +156,7 @@ def make_character(base_path: Path, image_paths: list[Path], out_path: Path,
     if not opts.use_mask:
         sources.masks[:] = 1.0
     if base.model.warp is not None:
-        graph, side = warp_character(base, image_paths, sources, opts)
+        graph, side = warp_character(base, sources, opts)
     else:
         cfg = FinetuneConfig(iterations=opts.iterations, use_mask=opts.use_mask, use_dice=opts.use_dice,
                              train_part=opts.train_part)

@@ -52,6 +52,7 @@ class SourceSet:
     images: np.ndarray
     masks: np.ndarray
     mask_from_alpha: list[bool]
+    squares: list[Square]  # each crop's box in its image's pixels
     warnings: list[str] = field(default_factory=list)
 
 
@@ -158,6 +159,37 @@ def scale_warning(paths: list[Path], squares: list[Square], what: str) -> str | 
             "Use images that show the character at one scale and framing")
 
 
+def _read_source(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, list[str]]:
+    """rgb, alpha (None: none that marks the character), mask and what is doubtful about it."""
+    warnings = []
+    rgb, alpha = read_image(path)
+    if alpha is not None and alpha.min() >= OPAQUE:
+        warnings.append(f"{path}: the alpha channel is opaque everywhere, so it does not mark the "
+                        "character; its mask is estimated from the background instead")
+        alpha = None
+    mask = alpha.astype(np.float32) / 255 if alpha is not None else estimate_mask(rgb)
+    if alpha is None:
+        reason = mask_warning(mask, path)
+        if reason:
+            warnings.append(reason + "; check the preview, or use --no-mask")
+    if is_grayscale(rgb, mask):
+        warnings.append(f"{path}: the image is grayscale; the character learns its colours from "
+                        "its sources, so this one pulls it towards grey")
+    return rgb, alpha, mask, warnings
+
+
+def _cropped(paths: list[Path], read: list[tuple], squares: list[Square], resolution: int,
+             warnings: list[str]) -> SourceSet:
+    images, masks = [], []
+    for (rgb, _, mask, _), square in zip(read, squares):
+        # Black under transparency: targets are image * mask, so hidden colour must not leak.
+        rgb_c = crop_square(rgb, square, resolution).astype(np.float32) / 255
+        images.append(rgb_c.transpose(2, 0, 1))  # [R,R,3] -> [3,R,R]
+        masks.append(np.clip(crop_square(mask, square, resolution), 0, 1)[None])
+    return SourceSet(paths, np.stack(images), np.stack(masks).astype(np.float32),
+                     [alpha is not None for _, alpha, _, _ in read], list(squares), warnings)
+
+
 def load_sources(paths: list[Path], resolution: int, precropped: bool = False,
                  rule: CropRule = CropRule()) -> SourceSet:
     """Each image cropped and masked at ``resolution``; SourceError names one that cannot be used."""
@@ -167,38 +199,25 @@ def load_sources(paths: list[Path], resolution: int, precropped: bool = False,
     if len(paths) > MAX_SOURCES:
         raise SourceError(f"{len(paths)} images given; a character takes at most {MAX_SOURCES}: "
                           "choose those that differ most in expression and head pose")
-    warnings: list[str] = []
-    read = []
-    for path in paths:
-        rgb, alpha = read_image(path)
-        if alpha is not None and alpha.min() >= OPAQUE:
-            warnings.append(f"{path}: the alpha channel is opaque everywhere, so it does not mark the "
-                            "character; its mask is estimated from the background instead")
-            alpha = None
-        mask = alpha.astype(np.float32) / 255 if alpha is not None else estimate_mask(rgb)
-        if alpha is None:
-            reason = mask_warning(mask, path)
-            if reason:
-                warnings.append(reason + "; check the preview, or use --no-mask")
-        if is_grayscale(rgb, mask):
-            warnings.append(f"{path}: the image is grayscale; the character learns its colours from "
-                            "its sources, so this one pulls it towards grey")
-        read.append((rgb, alpha, mask))
+    read = [_read_source(path) for path in paths]
+    warnings = [w for *_, ws in read for w in ws]
     if precropped:
-        squares = [(rgb.shape[1] / 2, rgb.shape[0] / 2, float(max(rgb.shape[:2]))) for rgb, _, _ in read]
+        squares = [(rgb.shape[1] / 2, rgb.shape[0] / 2, float(max(rgb.shape[:2]))) for rgb, *_ in read]
     else:
-        faces = face_boxes([rgb for rgb, _, _ in read])
-        squares = faces or [drawing_box(m, rule) for _, _, m in read]
+        faces = face_boxes([rgb for rgb, *_ in read])
+        squares = faces or [drawing_box(mask, rule) for _, _, mask, _ in read]
         reason = scale_warning(paths, squares, "face" if faces else "figure")
         if reason:
             warnings.append(reason)
-    images, masks, from_alpha = [], [], []
-    for (rgb, alpha, mask), square in zip(read, squares):
-        # Black under transparency: targets are image * mask, so hidden colour must not leak.
-        rgb_c = crop_square(rgb, square, resolution).astype(np.float32) / 255
-        images.append(rgb_c.transpose(2, 0, 1))  # [R,R,3] -> [3,R,R]
-        masks.append(np.clip(crop_square(mask, square, resolution), 0, 1)[None])
-        from_alpha.append(alpha is not None)
     for w in warnings:
         log.warning(w)
-    return SourceSet(paths, np.stack(images), np.stack(masks).astype(np.float32), from_alpha, warnings)
+    return _cropped(paths, read, squares, resolution, warnings)
+
+
+def recrop(sources: SourceSet, indices: list[int], resolution: int) -> SourceSet:
+    """The images at ``indices`` framed exactly as in ``sources``, at another resolution. The
+    boxes were chosen on the whole set (faces found in every image, or else each drawing's box),
+    so a subset framed afresh could be framed differently from the set it was chosen from."""
+    paths = [sources.paths[i] for i in indices]
+    return _cropped(paths, [_read_source(p) for p in paths], [sources.squares[i] for i in indices],
+                    resolution, warnings=[])

@@ -98,7 +98,7 @@ def test_each_pixel_of_a_drawn_face_comes_from_one_region(monkeypatch):
     base = load_base(DEFAULT_BASE, with_discriminator=False)
     sources, params = _sources("mina", base.cfg.resolution)
     options = CharacterOptions(name="mina", source_params=np.stack(params))
-    graph, _ = warp_character(base, sources.paths, sources, options)
+    graph, _ = warp_character(base, sources, options)
     rng = np.random.default_rng(0)
     drivers = _proxy_drivers(read_bundle(first_demo_character()).manifest,
                              [P.sample(rng, spread=0.4) for _ in range(16)])

@@ -14,7 +14,7 @@ from conftest import ADVENTURER, ASSETS
 from PIL import Image
 
 from puppet.bundle import FACE_CROP_SCALE, Manifest
-from puppet.sources import MAX_SOURCES, SourceError, load_sources, read_image
+from puppet.sources import MAX_SOURCES, SourceError, load_sources, read_image, recrop
 from puppet.tracking import crop_face, detect_face_box
 
 MINA = sorted(ADVENTURER.glob("mina_*.png"))
@@ -67,6 +67,19 @@ def test_a_face_in_a_source_is_cropped_as_the_live_side_crops_driver_frames():
     assert np.abs(source - live).max() < 1e-6
     assert Manifest.__dataclass_fields__["crop_scale"].default == FACE_CROP_SCALE
     assert inspect.signature(crop_face).parameters["scale"].default == FACE_CROP_SCALE
+
+
+def test_a_subset_keeps_the_framing_of_the_set_it_was_chosen_from():
+    """Face tracking finds the procedural head's face but not Mina's, so the pair is framed by
+    each drawing's box; the head alone would be framed by its face."""
+    pair = load_sources([HEADS[0], MINA[0]], 64)
+    again = recrop(pair, [0], 64)
+    assert again.paths == [HEADS[0]] and again.squares == pair.squares[:1]
+    assert np.array_equal(again.images, pair.images[:1]) and np.array_equal(again.masks, pair.masks[:1])
+    assert load_sources([HEADS[0]], 64).squares != pair.squares[:1]
+    # The same box at twice the side: averaged down, it is the 64 px crop.
+    large = recrop(pair, [0], 128).images.reshape(1, 3, 64, 2, 64, 2).mean((3, 5))
+    assert np.abs(large - pair.images[:1]).mean() < 0.01
 
 
 def test_an_opaque_alpha_channel_is_no_mask(tmp_path, caplog):
