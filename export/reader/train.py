@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from puppet.expression_reader import EYES_MOUTH, FACE_SLOTS, IN_CHANNELS, WINDOW, reader_inputs
+from puppet.files import atomic_write
 
 from ..train.data import HELD_OUT_SEEDS
 from .data import SetConfig, augment_set, junk_set, render_set
@@ -139,17 +140,23 @@ def train_reader(work: Path, cfg: ReaderTrainConfig = ReaderTrainConfig()) -> Re
             log.info("step %d (%.0f s) loss %.3f | held-out MAE eyes %.3f/%.3f mouth %.3f smile %.3f | spread %.3f",
                      step, time.time() - t0, loss.item(), v["mae_eye_open_l"], v["mae_eye_open_r"],
                      v["mae_mouth_open"], v["mae_smile"], v["spread_eyes_mouth"])
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                        "seconds": time.time() - t0}, ckpt)
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "seconds": time.time() - t0}, ckpt)
+            _save_checkpoint(ckpt, model, opt, step, time.time() - t0)
+    _save_checkpoint(ckpt, model, opt, step, time.time() - t0)
     log.info("trained %d steps in %.0f s; held-out %s", step, time.time() - t0, validate(model, val))
     return model.eval()
+
+
+
+def _save_checkpoint(path: Path, model: ReaderNet, opt: torch.optim.Optimizer, step: int, seconds: float) -> None:
+    """Whole or not at all: an interrupt while saving must leave the previous checkpoint to resume from."""
+    state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "seconds": seconds}
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def export_onnx(model: ReaderNet, path: Path) -> None:
     """``x`` [N, 6, W, W] -> ``mean``, ``log_var`` [N, S], batch size free, fp32."""
     side = WINDOW[2]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(model.eval(), torch.zeros(2, IN_CHANNELS, side, side), str(path), input_names=["x"],
-                      output_names=["mean", "log_var"], opset_version=17, dynamo=False,
-                      dynamic_axes={"x": {0: "n"}, "mean": {0: "n"}, "log_var": {0: "n"}})
+    atomic_write(path, lambda tmp: torch.onnx.export(
+        model.eval(), torch.zeros(2, IN_CHANNELS, side, side), str(tmp), input_names=["x"],
+        output_names=["mean", "log_var"], opset_version=17, dynamo=False,
+        dynamic_axes={"x": {0: "n"}, "mean": {0: "n"}, "log_var": {0: "n"}}))
