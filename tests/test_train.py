@@ -189,7 +189,7 @@ def test_perceptual_loss_uses_imagenet_weights(tmp_path):
 
 
 def test_eval_report(tiny_base):
-    report = evaluate(tiny_base, EvalConfig(identities=2, targets=2))
+    report = evaluate(load_base(tiny_base, with_discriminator=False), EvalConfig(identities=2, targets=2))
     for name in ("self", "proxy", "static"):
         assert np.isfinite(report[f"{name}_l1"]) and report[f"{name}_psnr"] > 0
     assert {"follows_eyes", "follows_mouth", "follows_yaw"} <= set(report)
@@ -232,3 +232,13 @@ def _rest_picture(seed: int) -> np.ndarray:
 
     r = render_head(Identity.from_seed(seed), P.neutral(), 128)
     return to_chw(r.rgb) * r.mask[None]
+
+
+def test_eval_command_reports_the_sheet_and_the_frames_of_one_base(tiny_base, capsys):
+    from export.cli import main as export_main
+
+    assert export_main(["eval", "--base", str(tiny_base), "--identities", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["base"] == str(tiny_base)
+    assert report["sheet"]["identities"] == 1 and np.isfinite(report["sheet"]["model_l1"])
+    assert report["frames"]["identities"] == 1 and np.isfinite(report["frames"]["proxy_l1"])

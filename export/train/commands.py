@@ -22,10 +22,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .sheet_eval import SheetEvalConfig, format_sheet_report, sheet_evaluate
 
     base = load_base(args.base, with_discriminator=False)
-    report = {"sheet": sheet_evaluate(base, SheetEvalConfig(identities=args.identities, seed=args.seed,
-                                                            world=args.world))}
+    sheet = SheetEvalConfig(identities=args.identities, seed=args.seed, world=args.world)
+    report = {"base": str(args.base), "sheet": sheet_evaluate(base, sheet)}
     if base.model.warp is None:  # meta-training's own protocol: driven by itself, by the proxy, static
-        report["frames"] = evaluate(args.base, EvalConfig(identities=args.identities, seed=args.seed))
+        report["frames"] = evaluate(base, EvalConfig(identities=args.identities, seed=args.seed))
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -26,7 +26,7 @@ from PIL import Image
 from puppet import params as P
 from puppet.heads import Identity, render_head
 
-from ..base_model import load_base
+from ..base_model import BaseModel
 from .data import HELD_OUT_SEEDS, eye_regions, mouth_region
 from .renders import proxy_render, to_chw
 
@@ -55,8 +55,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(1 / max(mse, 1e-10))
 
 
-def evaluate(base_path: Path, cfg: EvalConfig = EvalConfig()) -> dict:
-    base = load_base(base_path, with_discriminator=False)
+def evaluate(base: BaseModel, cfg: EvalConfig = EvalConfig()) -> dict:
     model = base.model.eval()
     res = base.cfg.resolution
     proxy = Identity.from_seed(base.proxy_seed)
@@ -113,7 +112,6 @@ def evaluate(base_path: Path, cfg: EvalConfig = EvalConfig()) -> dict:
         r2 = 1 - ((pred - truth) ** 2).sum(0) / np.maximum(((truth - truth.mean(0)) ** 2).sum(0), 1e-9)
         report.update({f"readout_r2_{name}": float(v) for name, v in zip(P.PARAM_NAMES, r2)})
     report["identities"] = cfg.identities
-    report["base"] = str(base_path)
     report["steps"] = base.info.get("steps")
     return report
 
