@@ -44,14 +44,16 @@ def _time(fn, warmup: int, seconds: float) -> float:
     return (time.perf_counter() - start) / n * 1000
 
 
-def graph_bundle(name: str, model: LatentPoseModel, graph: bytes, output_resolution: int) -> Bundle:
-    """An in-memory bundle of ``graph``, for the engine (never written)."""
+def graph_bundle(name: str, model: LatentPoseModel, graph: bytes, output_resolution: int,
+                 fp16: bool) -> Bundle:
+    """An in-memory bundle of ``graph`` (with its fp16 conversion if ``fp16``), for the engine
+    (never written)."""
     c = model.cfg
     manifest = Manifest(name=name, base_preset=name, driver_resolution=c.resolution,
                         output_resolution=output_resolution, driving_mode=c.driving_mode,
                         pose_dim=c.pose_dim, num_source_images=0, created="")
     return Bundle(path=Path(f"{name} (random weights)"), manifest=manifest, graph=graph, thumbnail=b"",
-                  graph_fp16=None if model.warp is not None else to_fp16(graph))
+                  graph_fp16=to_fp16(graph) if fp16 else None)
 
 
 def bench_preset(name: str, cfg: BenchConfig) -> list[dict]:
@@ -70,11 +72,12 @@ def bench_preset(name: str, cfg: BenchConfig) -> list[dict]:
         rows.append({"preset": name, "runtime": runtime, "device": device, "batch": batch,
                      "ms_per_frame": round(ms / batch, 3)})
 
+    cuda = torch.cuda.is_available()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     with torch.inference_mode():
         add("torch-fp32", "cpu", _time(lambda: graph(x), cfg.warmup, cfg.seconds))
-        if torch.cuda.is_available():
+        if cuda:
             g = graph.cuda().half().to(memory_format=torch.channels_last)
             xc = x.cuda().half().to(memory_format=torch.channels_last)
 
@@ -83,13 +86,18 @@ def bench_preset(name: str, cfg: BenchConfig) -> list[dict]:
                 torch.cuda.synchronize()
             add("torch-fp16", "cuda", _time(run_cuda, cfg.warmup, cfg.seconds))
             graph = graph.float().cpu()
-    bundle = graph_bundle(name, model, export_onnx(graph, res), side)
+    # The fp16 conversion (slow) only where it runs: on CUDA, and as in a character, for synthesis
+    # heads alone (see to_fp16).
+    bundle = graph_bundle(name, model, export_onnx(graph, res), side, fp16=cuda and model.warp is None)
     xn = x.numpy()
     threads = cfg.threads or None
     cpu = Engine.load(bundle, EngineConfig(device="cpu", intra_op_threads=threads, warmup_runs=0))
     add("onnxruntime-fp32", "cpu", _time(lambda: cpu.run(xn), cfg.warmup, cfg.seconds))
-    if torch.cuda.is_available():
-        for label, fp16 in (("fp32", False), ("fp16", True)):
+    if cuda:
+        precisions = [("fp32", False)]
+        if bundle.graph_fp16 is not None:  # without one, EngineConfig(fp16=True) runs the float32 graph
+            precisions.append(("fp16", True))
+        for label, fp16 in precisions:
             gpu = Engine.load(bundle, EngineConfig(device="cuda", intra_op_threads=threads, fp16=fp16,
                                                    warmup_runs=0))
             if gpu.provider == "CUDA":

@@ -127,11 +127,18 @@ def test_released_architecture_sizes():
     assert model.generator.mlp[2].out_features == 13056
 
 
-def test_export_bench_times_the_programs_engine():
-    """``puppet-export bench``: PyTorch, and onnxruntime through the live engine, one row each."""
-    from export.bench import BenchConfig, run_bench
+def test_export_bench_times_the_programs_engine(monkeypatch):
+    """``puppet-export bench``: PyTorch, and onnxruntime through the live engine, one row each; an
+    fp16 graph is made only to be run (on CUDA, synthesis heads), and only what ran is an fp16 row."""
+    import export.bench as bench
 
-    rows = run_bench(BenchConfig(presets=("tiny",), batch=2, warmup=1, seconds=0.05, threads=1))
-    cpu = {(r["runtime"], r["device"]): r for r in rows if r["device"] == "cpu"}
-    assert set(cpu) == {("torch-fp32", "cpu"), ("onnxruntime-fp32", "cpu")}
-    assert all(r["preset"] == "tiny" and r["batch"] == 2 and r["ms_per_frame"] > 0 for r in cpu.values())
+    converted = []
+    monkeypatch.setattr(bench, "to_fp16", lambda graph: converted.append(graph) or to_fp16(graph))
+    rows = bench.run_bench(bench.BenchConfig(presets=("tiny", "tiny-warp"), batch=2, warmup=1, seconds=0.05,
+                                             threads=1))
+    for preset in ("tiny", "tiny-warp"):
+        cpu = {(r["runtime"], r["device"]): r for r in rows if r["device"] == "cpu" and r["preset"] == preset}
+        assert set(cpu) == {("torch-fp32", "cpu"), ("onnxruntime-fp32", "cpu")}
+        assert all(r["batch"] == 2 and r["ms_per_frame"] > 0 for r in cpu.values())
+    assert not any(r["preset"] == "tiny-warp" and r["runtime"] == "onnxruntime-fp16" for r in rows)
+    assert len(converted) == (1 if torch.cuda.is_available() else 0)
