@@ -33,10 +33,25 @@ def require_pyvirtualcam() -> ModuleType:
     return pyvirtualcam
 
 
+def letterbox(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``rgb`` [H,W,C] scaled to fit ``size`` (width, height) with its aspect ratio kept and
+    centred on black, so that the whole picture shows undistorted."""
+    width, height = size
+    h, w = rgb.shape[:2]
+    if (w, h) == (width, height):
+        return rgb
+    scale = min(width / w, height / h)
+    fit_w, fit_h = max(1, round(w * scale)), max(1, round(h * scale))
+    x, y = (width - fit_w) // 2, (height - fit_h) // 2
+    out = np.zeros((height, width, *rgb.shape[2:]), rgb.dtype)
+    out[y:y + fit_h, x:x + fit_w] = cv2.resize(rgb, (fit_w, fit_h), interpolation=cv2.INTER_AREA)
+    return out
+
+
 class VirtualCamera:
     """One virtual camera device, held open from ``open`` (or the first ``send``) to ``close``.
     The device keeps the size it was opened with: later frames of another size (side by side
-    switched on) are scaled to it."""
+    switched on) are letterboxed into it."""
 
     def __init__(self, fps: float = 30.0):
         self._module = require_pyvirtualcam()
@@ -62,8 +77,8 @@ class VirtualCamera:
         rgb = np.ascontiguousarray(image[..., :3])  # a virtual camera has no alpha
         if self._cam is None:
             self.open(rgb.shape[1], rgb.shape[0])
-        elif (rgb.shape[1], rgb.shape[0]) != self.size:
-            rgb = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
+        else:
+            rgb = letterbox(rgb, self.size)
         try:
             self._cam.send(rgb)
         except (RuntimeError, OSError) as e:
