@@ -47,26 +47,17 @@ def cmd_pack_base(args: argparse.Namespace) -> int:
 
 
 def _read_params(path: Path | None, count: int):
-    """Per-image expression values from a JSON list of {name: value} objects, one per image
-    (null: not given, estimate it); a row of NaN stands for null."""
+    """Per-image expression values from the JSON file ``path`` (see
+    :func:`puppet.params.parse_expressions`); a row of NaN stands for null (not given, estimate it)."""
     if path is None:
         return None
-    import numpy as np
-
-    from puppet.params import NUM_PARAMS, from_dict
+    from puppet.params import parse_expressions
 
     try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise SourceError(f"{path}: cannot read expression values ({e})") from None
-    if not isinstance(raw, list) or len(raw) != count:
-        raise SourceError(f"{path}: expected a JSON list of {count} objects, one per image")
-    try:
-        # "uncertain" marks a reading the expressions command doubted; it is no parameter.
-        return np.stack([np.full(NUM_PARAMS, np.nan, np.float32) if item is None
-                         else from_dict({k: v for k, v in item.items() if k != "uncertain"}) for item in raw])
-    except (AttributeError, KeyError, TypeError, ValueError) as e:
-        raise SourceError(f"{path}: {e}") from None
+        values, _ = parse_expressions(path.read_text(), count)  # a doubted reading is still a given value
+    except (OSError, ValueError) as e:
+        raise SourceError(f"{path}: cannot read expression values: {e}") from None
+    return values
 
 
 def _progress_printer(mode: str):

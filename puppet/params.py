@@ -16,6 +16,7 @@ Units are chosen so that a value means the same on every side:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,6 +86,46 @@ def as_dict(params: np.ndarray) -> dict[str, float]:
 def from_dict(values: dict[str, float]) -> np.ndarray:
     """Inverse of :func:`as_dict`; missing names take their rest value."""
     return make(**values)
+
+
+# An uncertainty score from here up marks a reading as uncertain.
+UNCERTAIN_AT = 0.5
+
+
+def parse_expressions(text: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image expressions from JSON text (``puppet-export expressions`` writes it, ``character
+    --params`` and the review page read it): a list of ``count`` items, one per image, each an
+    object of {name: value} (missing names at rest) or null (not given). An object's optional
+    ``uncertain`` is no parameter but a doubt about the reading: true/false, or a score in [0, 1].
+
+    Returns the values float32 [count, NUM_PARAMS], a row of NaN for null, and which readings are
+    uncertain, bool [count]. Raises ValueError saying what is wrong.
+    """
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON ({e})") from None
+    if not isinstance(raw, list) or len(raw) != count:
+        raise ValueError(f"expected a JSON list of {count} objects, one per image")
+    values = np.full((count, NUM_PARAMS), np.nan, np.float32)
+    uncertain = np.zeros(count, bool)
+    for i, item in enumerate(raw):
+        if item is not None:
+            try:
+                values[i], uncertain[i] = _reading(item)
+            except KeyError as e:  # str() of a KeyError would quote its message
+                raise ValueError(f"image {i + 1}: {e.args[0]}") from None
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"image {i + 1}: {e}") from None
+    return values, uncertain
+
+
+def _reading(item: object) -> tuple[np.ndarray, bool]:
+    if not isinstance(item, dict):
+        raise ValueError(f"expected an object of parameter values or null, got {item!r}")
+    named = dict(item)
+    doubt = named.pop("uncertain", False)
+    return from_dict(named), doubt if isinstance(doubt, bool) else float(doubt) >= UNCERTAIN_AT
 
 
 def sample(rng: np.random.Generator, spread: float = 1.0) -> np.ndarray:

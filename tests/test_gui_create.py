@@ -106,15 +106,13 @@ def test_presets_combine_and_sliders_adjust(qtbot, tiny_base, tmp_path):
 
 
 def test_uncertain_readings_are_marked(qtbot, tmp_path):
-    from puppet.gui.create_character import parse_expressions
-
     d = _open_review(qtbot, MINA[:5], tmp_path / "no-base.safetensors", tmp_path)
     qtbot.waitUntil(lambda: d.reader.state() == QProcess.ProcessState.NotRunning, timeout=60000)
     assert "Could not read" in d.expr_note.text() and not d.known.any()
     labels = json.loads((ADVENTURER / "mina.params.json").read_text())[:5]
     flags = [True, False, 0.9, 0.1, None]  # flags, scores, or nothing said
     text = json.dumps([{**v, **({} if f is None else {"uncertain": f})} for v, f in zip(labels, flags)])
-    values, uncertain = parse_expressions(text, 5)
+    values, uncertain = P.parse_expressions(text, 5)
     assert uncertain.tolist() == [True, False, True, False, False]
     d.take_readings(values, uncertain)
     marked = [d.rows.item(i).text().endswith("?") for i in range(5)]

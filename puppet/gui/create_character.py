@@ -12,7 +12,6 @@ open mouth); the sliders are for fine adjustment; Up/Down and Page Up/Down move 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -42,10 +41,9 @@ from .video_view import ImageView
 REVIEW_SIDE = 128
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 PRESET_KEYS = "1234567890"  # one per preset, in the order of params.PRESETS
-UNCERTAIN_AT = 0.5  # an uncertainty score from here up marks a reading
 UNCERTAIN_COLOR = "#d80"
 
-__all__ = ["CreateCharacterDialog", "NewCharacterConfig", "images_in", "parse_expressions", "review_sources"]
+__all__ = ["CreateCharacterDialog", "NewCharacterConfig", "images_in", "review_sources"]
 
 
 def images_in(folder: Path) -> list[Path]:
@@ -63,22 +61,6 @@ def expressions_command(config: NewCharacterConfig, images: list[Path]) -> list[
     """What fine-tuning will take each image's expression to be, as a JSON list on stdout (the
     estimate needs the base model, so torch: it runs in its own process)."""
     return [sys.executable, "-m", "export.cli", "expressions", "--base", str(config.base), *map(str, images)]
-
-
-def parse_expressions(text: str, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The expressions command's JSON: a list of one object of parameter values per image, each
-    with an optional ``uncertain`` (true/false, or a score in [0, 1]). Returns the values [count,
-    NUM_PARAMS] and which readings are uncertain [count]; ValueError or KeyError if it is not that."""
-    raw = json.loads(text)
-    if not isinstance(raw, list) or len(raw) != count:
-        raise ValueError(f"expected a JSON list of {count} objects, one per image")
-    values, uncertain = [], []
-    for item in raw:
-        item = dict(item)
-        flag = item.pop("uncertain", False)
-        uncertain.append(flag if isinstance(flag, bool) else float(flag) >= UNCERTAIN_AT)
-        values.append(P.from_dict(item))
-    return np.stack(values), np.array(uncertain, bool)
 
 
 def _tile(chw: np.ndarray) -> np.ndarray:
@@ -184,10 +166,10 @@ class CreateCharacterDialog(QDialog):
     def _expressions_read(self, code: int, status) -> None:
         out = bytes(self.reader.readAllStandardOutput()).decode(errors="replace")
         try:
-            values, uncertain = parse_expressions(out, len(self.expr)) if code == 0 else (None, None)
-        except (ValueError, KeyError, TypeError):
+            values, uncertain = P.parse_expressions(out, len(self.expr)) if code == 0 else (None, None)
+        except ValueError:
             values = uncertain = None
-        if values is None:
+        if values is None or np.isnan(values).any():  # the reader reads every image: null is no reading
             err = bytes(self.reader.readAllStandardError()).decode(errors="replace").strip().splitlines()
             self.expr_note.setText(f"Could not read the expressions ({err[-1] if err else code}); "
                                    "fine-tuning will try again unless you set them with the presets or sliders.")
