@@ -12,8 +12,9 @@ Layout of the zip:
 - ``thumbnail.png``.
 
 The export side writes bundles with :func:`write_bundle` (mode 0644, whole or not at all); the
-live side reads them with :func:`read_bundle`. Nothing in a bundle is a pickle, so opening a
-shared character cannot run code.
+live side reads them with :func:`read_bundle`, and lists them with :func:`read_head` (manifest
+and thumbnail only). Nothing in a bundle is a pickle, so opening a shared character cannot run
+code.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import hashlib
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -103,6 +105,8 @@ class Manifest:
                 raise BundleError(f"{source}: {name} {side!r} is not a sane image size")
         if not (isinstance(self.pose_dim, int) and self.pose_dim > 0):
             raise BundleError(f"{source}: pose_dim {self.pose_dim!r} must be a positive integer")
+        if not isinstance(self.members, dict):
+            raise BundleError(f"{source}: members must map member names to checksums")
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,15 @@ class Bundle:
     @property
     def name(self) -> str:
         return self.manifest.name
+
+
+@dataclass(frozen=True)
+class BundleHead:
+    """What a list of characters shows of a bundle: no graphs."""
+
+    path: Path
+    manifest: Manifest
+    thumbnail: bytes
 
 
 def _sha256(data: bytes) -> str:
@@ -149,6 +162,23 @@ def write_bundle(path: str | os.PathLike, manifest: Manifest, graph: bytes, thum
 def read_bundle(path: str | os.PathLike) -> Bundle:
     """Open and fully validate a bundle (zip integrity, manifest, member checksums)."""
     path = Path(path)
+    manifest, data = _read(path, None)
+    return Bundle(path=path, manifest=manifest, graph=data[GRAPH], thumbnail=data[THUMBNAIL],
+                  graph_fp16=data.get(GRAPH_FP16))
+
+
+def read_head(path: str | os.PathLike) -> BundleHead:
+    """The manifest and the thumbnail, validated as :func:`read_bundle` validates them, without
+    reading the graphs (tens of MB): what a list of many bundles needs. A corrupt graph is found
+    when the bundle is read whole."""
+    path = Path(path)
+    manifest, data = _read(path, (THUMBNAIL,))
+    return BundleHead(path=path, manifest=manifest, thumbnail=data[THUMBNAIL])
+
+
+def _read(path: Path, only: tuple[str, ...] | None) -> tuple[Manifest, dict[str, bytes]]:
+    """Check the zip's layout and the manifest, then read the members (``only`` these, when
+    given), each against its checksum."""
     if not path.is_file():
         raise BundleError(f"{path}: no such character bundle")
     try:
@@ -157,33 +187,24 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
             if MANIFEST not in names:
                 raise BundleError(f"{path}: not a character bundle (no {MANIFEST} inside)")
             manifest = Manifest.from_json(z.read(MANIFEST).decode("utf-8"), str(path))
-            data: dict[str, bytes] = {}
             for member in (GRAPH, THUMBNAIL):
                 if member not in names:
                     raise BundleError(f"{path}: bundle lacks {member}")
+                if member not in manifest.members:
+                    raise BundleError(f"{path}: manifest has no checksum for {member}")
+            data: dict[str, bytes] = {}
             for member, digest in manifest.members.items():
                 if member not in names:
                     raise BundleError(f"{path}: manifest lists {member} but the bundle lacks it")
-                data[member] = z.read(member)
-                if _sha256(data[member]) != digest:
-                    raise BundleError(f"{path}: {member} is corrupt (checksum mismatch)")
-            if GRAPH not in manifest.members:
-                raise BundleError(f"{path}: manifest has no checksum for {GRAPH}")
-    except zipfile.BadZipFile as e:
+                if only is None or member in only:
+                    data[member] = z.read(member)
+                    if _sha256(data[member]) != digest:
+                        raise BundleError(f"{path}: {member} is corrupt (checksum mismatch)")
+    except (zipfile.BadZipFile, EOFError) as e:
         raise BundleError(f"{path}: not a character bundle or truncated ({e})") from None
-    except (OSError, UnicodeDecodeError, TypeError) as e:
+    except (OSError, UnicodeDecodeError, TypeError, zlib.error) as e:
         raise BundleError(f"{path}: cannot read bundle ({e})") from None
-    return Bundle(path=path, manifest=manifest, graph=data[GRAPH], thumbnail=data[THUMBNAIL],
-                  graph_fp16=data.get(GRAPH_FP16))
-
-
-def thumbnail_of(path: str | os.PathLike) -> bytes:
-    """Only the thumbnail, for galleries that list many bundles quickly (no checksum pass)."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            return z.read(THUMBNAIL)
-    except (zipfile.BadZipFile, KeyError, OSError) as e:
-        raise BundleError(f"{path}: cannot read thumbnail ({e})") from None
+    return manifest, data
 
 
 __all__ = [
@@ -194,8 +215,9 @@ __all__ = [
     "SUFFIX",
     "Bundle",
     "BundleError",
+    "BundleHead",
     "Manifest",
     "read_bundle",
-    "thumbnail_of",
+    "read_head",
     "write_bundle",
 ]

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from puppet.assets import demo_characters
-from puppet.bundle import SUFFIX, BundleError, read_bundle
+from puppet.bundle import SUFFIX, BundleError, read_bundle, read_head
 from puppet.files import atomic_write
 
 DATA_DIR_ENV = "PUPPET_DATA_DIR"
@@ -37,6 +36,7 @@ class CharacterEntry:
     path: Path
     origin: str  # "demo" | "user"
     problem: str | None = None  # why the bundle cannot be used (broken, truncated...), else None
+    thumbnail: bytes | None = field(default=None, repr=False)  # PNG, of a listed bundle without a problem
 
 
 def data_dir() -> Path:
@@ -61,29 +61,19 @@ def _character_files() -> list[CharacterEntry]:
 
 
 def list_characters() -> list[CharacterEntry]:
-    """Demo characters, then the user's; a user file with a demo's name is listed as well. Each
-    bundle is validated as loading it would (its ``problem`` says what is wrong)."""
-    return [replace(e, problem=bundle_problem(e.path)) for e in _character_files()]
+    """Demo characters, then the user's; a user file with a demo's name is listed as well. Only
+    each bundle's manifest and thumbnail are read and checked (its ``problem`` says what is wrong
+    with them): the graphs, tens of MB, are read and checked when the character is loaded."""
+    return [_examined(e) for e in _character_files()]
 
 
-def bundle_problem(path: Path) -> str | None:
-    """What makes a bundle unusable, without its path (the reader's message), or None."""
+def _examined(entry: CharacterEntry) -> CharacterEntry:
     try:
-        stat = path.stat()
-    except OSError as e:
-        return f"cannot read the file ({e.strerror or e})"
-    return _checked(path, stat.st_size, stat.st_mtime_ns)
-
-
-@lru_cache(maxsize=256)
-def _checked(path: Path, size: int, mtime_ns: int) -> str | None:
-    """A full read checks every member's checksum: done once per version of a file (size and
-    mtime are part of the key), not on every listing."""
-    try:
-        read_bundle(path)
+        head = read_head(entry.path)
     except BundleError as e:
-        return str(e).removeprefix(f"{path}: ")
-    return None
+        # The reader's message without the path, which is listed beside it.
+        return replace(entry, problem=str(e).removeprefix(f"{entry.path}: "))
+    return replace(entry, thumbnail=head.thumbnail)
 
 
 def resolve_character(spec: str | os.PathLike) -> Path:

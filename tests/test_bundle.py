@@ -13,9 +13,11 @@ import pytest
 from puppet.bundle import (
     GRAPH,
     MANIFEST,
+    THUMBNAIL,
     BundleError,
     Manifest,
     read_bundle,
+    read_head,
     write_bundle,
 )
 
@@ -76,6 +78,24 @@ def test_bad_manifest(tiny_bundle, tmp_path):
     _rewrite(tiny_bundle, newer, MANIFEST, m.encode())
     with pytest.raises(BundleError, match="newer"):
         read_bundle(newer)
+
+
+def test_the_head_is_the_manifest_and_thumbnail_checked_like_the_whole(tiny_bundle, tmp_path):
+    whole, head = read_bundle(tiny_bundle), read_head(tiny_bundle)
+    assert (head.path, head.manifest, head.thumbnail) == (whole.path, whole.manifest, whole.thumbnail)
+    # Members the manifest gives no checksum for, or no list of checksums: a clear error from
+    # both readers (a listing of the library must not crash on them).
+    raw = json.loads(zipfile.ZipFile(tiny_bundle).read(MANIFEST))
+    for name, members in (("unsummed.puppet", {GRAPH: raw["members"][GRAPH]}), ("listed.puppet", [GRAPH])):
+        bad = tmp_path / name
+        _rewrite(tiny_bundle, bad, MANIFEST, json.dumps({**raw, "members": members}).encode())
+        for read in (read_bundle, read_head):
+            with pytest.raises(BundleError, match=name):
+                read(bad)
+    thumb = tmp_path / "thumb.puppet"
+    _rewrite(tiny_bundle, thumb, THUMBNAIL, b"not the thumbnail")
+    with pytest.raises(BundleError, match=f"thumb.puppet: {THUMBNAIL} is corrupt"):
+        read_head(thumb)
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):

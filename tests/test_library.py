@@ -1,5 +1,5 @@
 """The character library lists broken bundles as broken, with the reason, in the API and in
-``puppet characters``; a file that is mended is listed as usable again."""
+``puppet characters``; a file that is mended is listed as usable again; listing reads no graph."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from puppet.bundle import THUMBNAIL
+from puppet.bundle import GRAPH, GRAPH_FP16, THUMBNAIL, BundleError
 from puppet.cli import main
+from puppet.engine import Engine
 from puppet.library import list_characters, user_characters_dir
 
 
@@ -45,6 +46,28 @@ def test_broken_bundles_are_listed_with_the_reason(library):
     # The reason is what is wrong; the path is listed beside it already.
     assert all(str(library) not in e.problem for e in entries.values() if e.problem)
     assert all(e.problem is None for e in list_characters() if e.origin == "demo")
+
+
+def test_listing_reads_manifests_and_thumbnails_not_graphs(library, monkeypatch):
+    """The graphs (tens of MB each) are read when a character is loaded, not when it is listed:
+    a graph spoilt on disk shows when loading it, with the file's name."""
+    opened = []
+    real = zipfile.ZipFile.open
+
+    def spy(self, name, *args, **kwargs):
+        opened.append(getattr(name, "filename", name))
+        return real(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    with zipfile.ZipFile(library / "good.puppet") as src, zipfile.ZipFile(library / "spoilt.puppet", "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, src.read(name) + (b"\0" if name == GRAPH else b""))
+    opened.clear()
+    entries = _user_entries()
+    assert opened and not {GRAPH, GRAPH_FP16} & set(opened)
+    assert entries["spoilt"].problem is None and entries["spoilt"].thumbnail.startswith(b"\x89PNG")
+    with pytest.raises(BundleError, match=f"spoilt.puppet: {GRAPH} is corrupt"):
+        Engine.load(entries["spoilt"].path)
 
 
 def test_a_mended_bundle_is_usable_again(library):

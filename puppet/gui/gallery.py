@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from puppet.bundle import SUFFIX, BundleError, thumbnail_of
+from puppet.bundle import SUFFIX
 from puppet.library import CharacterEntry, list_characters
 
 from .finetune_job import DONE, FAILED, FinetuneJob
@@ -133,11 +133,10 @@ class Gallery(QListWidget):
             item.setForeground(QBrush(QColor("#c33")))
             return item
         item = QListWidgetItem(f"{i + 1}  {entry.name}" + ("" if entry.origin == "demo" else "  (yours)"))
-        try:
-            pix = QPixmap()
-            pix.loadFromData(thumbnail_of(entry.path))
+        pix = QPixmap()
+        if pix.loadFromData(entry.thumbnail or b""):
             item.setIcon(QIcon(pix))
-        except BundleError:
+        else:
             item.setToolTip("no thumbnail")
         return item
 
