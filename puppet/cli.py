@@ -89,8 +89,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.virtual_camera:
         require_pyvirtualcam()  # before the slow part
     engine = Engine.load(resolve_character(args.character), EngineConfig(device=args.device))
-    if engine.notice and not args.verbose:  # --verbose has logged it already
-        print(f"puppet: {engine.notice}", file=sys.stderr)
+    _tell_fallback(engine, args.verbose)
     camera = str(args.driver).strip().isdigit()
     width, height = _camera_size(args.camera_size)
     source = open_source(args.driver, CameraConfig(width=width, height=height, fps=args.camera_fps))
@@ -135,6 +134,17 @@ def cmd_render(args: argparse.Namespace) -> int:
             virtual.close()
     show(done[0], final=True)
     return _report(summary, args.driver, failures[0] if failures else None, abort.is_set())
+
+
+def _tell_fallback(engine, verbose: bool) -> None:
+    """Why the character runs on the CPU, when a GPU was asked for: with --verbose in the log,
+    beside the timings; else as one line of its own (the log is silent then)."""
+    if engine.notice is None:
+        return
+    if verbose:
+        log.warning("%s: %s", engine.bundle.path, engine.notice)
+    else:
+        print(f"puppet: {engine.notice}", file=sys.stderr)
 
 
 def _report(summary, driver: str, failure: str | None, aborted: bool) -> int:

@@ -18,8 +18,8 @@ providers even on a machine without a GPU and quietly falls back to the CPU when
 - **CPU**: the float32 graph on ``EngineConfig.threads()`` threads.
 
 A missing or unusable GPU is never an exception: the engine runs on the CPU and says why in
-``Engine.notice`` (and a log warning) the first time that reason comes up in the process; for a
-later load with the same reason (the next character) ``notice`` is None: the user knows already.
+``Engine.notice``, on every load. Whether and how to tell the user is the caller's decision (the
+window says it once in its status bar, the command on stderr), so the engine does not log it.
 
 Every onnxruntime session of the project, the export side's checks and benchmarks included,
 comes from :func:`make_session`, so that what is measured is what the program runs.
@@ -60,9 +60,6 @@ PROVIDER_NAMES = {
 DEVICES = ("auto", "tensorrt", "cuda", "cpu")
 # onnxruntime's default logger severity (warning); restored after the quiet provider probes.
 _ORT_DEFAULT_SEVERITY = 2
-# Notices already given in this process: a user who switches characters is told once.
-_told: set[str] = set()
-_told_lock = threading.Lock()
 
 
 class EngineError(RuntimeError):
@@ -183,7 +180,11 @@ class _BoundRunner:
 
 class Engine:
     """One character graph in one onnxruntime session. ``run`` is safe to call from one thread
-    at a time (the pipeline's inference thread); ``close`` releases the session."""
+    at a time (the pipeline's inference thread); ``close`` releases the session.
+
+    ``provider`` is the one that runs the graph; ``notice`` says why that is the CPU when a GPU
+    was asked for (``"running on the CPU: <reasons>"``), else None.
+    """
 
     def __init__(self, bundle: Bundle, session: ort.InferenceSession, config: EngineConfig,
                  notice: str | None, bound: _BoundRunner | None):
@@ -219,11 +220,7 @@ class Engine:
         config = config or EngineConfig()
         bundle = source if isinstance(source, Bundle) else read_bundle(source)
         session, notice, bound = _open(bundle, config)
-        engine = cls(bundle, session, config, _first_time(notice), bound)
-        if engine.notice:
-            log.warning("%s: %s", bundle.path, engine.notice)
-        elif notice:
-            log.debug("%s: %s", bundle.path, notice)
+        engine = cls(bundle, session, config, notice, bound)
         engine.warmup()
         return engine
 
@@ -254,17 +251,6 @@ class Engine:
         with self._lock:
             self._session = None
             self._bound = None
-
-
-def _first_time(notice: str | None) -> str | None:
-    """``notice`` the first time it is given in this process, else None."""
-    if notice is None:
-        return None
-    with _told_lock:
-        if notice in _told:
-            return None
-        _told.add(notice)
-        return notice
 
 
 def _open(bundle: Bundle, config: EngineConfig) -> tuple[ort.InferenceSession, str | None, _BoundRunner | None]:
@@ -307,7 +293,7 @@ def _create_cpu(bundle: Bundle, threads: int) -> ort.InferenceSession:
 
 def _try_gpu(graph: bytes, provider: str, options: dict[str, str], threads: int) -> ort.InferenceSession | str:
     """A session that really runs on ``provider``, or the reason there is none."""
-    # A provider whose libraries are missing logs a screenful of errors; the notice says it once.
+    # A provider whose libraries are missing logs a screenful of errors; the notice says it in one line.
     ort.set_default_logger_severity(4)
     try:
         session = make_session(graph, [(provider, options)], threads)

@@ -117,6 +117,20 @@ def test_render_demo_clip_to_mp4(tiny_bundle, tmp_path):
     assert duration == pytest.approx(24 / clip_fps(), abs=0.1)
 
 
+def test_render_says_once_why_it_runs_on_the_cpu(tiny_bundle, tmp_path):
+    """The engine says why it fell back; the command tells it: one line of its own, or with
+    --verbose one log line."""
+    hidden = {"CUDA_VISIBLE_DEVICES": ""}
+    args = ("render", "-c", str(tiny_bundle), "-d", str(DEMO_CLIP), "-o", str(tmp_path / "a.mp4"),
+            "--frames", "2", "--device", "cuda")
+    plain, verbose = puppet(*args, env=hidden), puppet("-v", *args, env=hidden)
+    assert plain.returncode == 0 and verbose.returncode == 0, plain.stderr + verbose.stderr
+    told = [ln for ln in plain.stderr.splitlines() if "running on the CPU: " in ln]
+    assert len(told) == 1 and told[0].startswith("puppet: running on the CPU: ") and "CUDA" in told[0]
+    logged = [ln for ln in verbose.stderr.splitlines() if "running on the CPU: " in ln]
+    assert logged == [f"puppet: WARNING: {tiny_bundle}: {told[0].removeprefix('puppet: ')}"]
+
+
 def test_render_side_by_side_transparent_gif(tiny_bundle, tmp_path):
     out = tmp_path / "take.gif"
     run = puppet("render", "-c", str(tiny_bundle), "-d", str(DEMO_CLIP), "-o", str(out), "--frames", "20",

@@ -1,7 +1,8 @@
 """The main window's behaviour around the pipeline: characters load off the interface thread
-(the newest request wins, a broken one keeps the character on screen), the slider panel scrolls
-under the wheel, slider mode shows the proxy head, the recordings folder and the virtual camera
-say what they cannot do, and probing cameras keeps OpenCV quiet."""
+(the newest request wins, each is read once, a broken one keeps the character on screen, the
+CPU-fallback notice is shown once), the slider panel scrolls under the wheel, slider mode shows
+the proxy head, the recordings folder and the virtual camera say what they cannot do, and
+probing cameras keeps OpenCV quiet."""
 
 from __future__ import annotations
 
@@ -109,6 +110,48 @@ def test_the_newest_character_request_wins(qtbot, window, monkeypatch, tiny_bund
     assert [p.rsplit("/", 1)[-1] for p, _ in loads.calls] == ["second.puppet", "third.puppet"]
     assert applied == [("third", threading.main_thread())]  # only the newest, on the GUI thread
     assert _on_screen(w, "third")
+
+
+def test_a_character_is_read_once_however_often_the_source_changes_meanwhile(qtbot, window, monkeypatch,
+                                                                           tiny_bundle, tmp_path):
+    w = window
+    _copies(w, tiny_bundle, tmp_path, "second")
+    _running(qtbot, w, "tiny-proxy")
+    loads = GatedLoads(monkeypatch)
+    w.set_character(w.shown)  # the one on screen: nothing to load
+    assert not w.loader.busy and loads.calls == []
+    w.select_row(_row(w, "second"))
+    qtbot.waitUntil(lambda: len(loads.calls) == 1, timeout=10000)
+    w.controls.source.setCurrentText("demo clip")  # each change restarts the pipeline
+    w.controls.source.setCurrentText("sliders")
+    loads.gate.set()
+    qtbot.waitUntil(lambda: not w.loader.busy, timeout=30000)
+    assert [p.rsplit("/", 1)[-1] for p, _ in loads.calls] == ["second.puppet"]
+    _wait_frames(qtbot, w)
+    assert _on_screen(w, "second")
+
+
+def test_the_cpu_fallback_notice_is_shown_once(qtbot, window, monkeypatch, tiny_bundle, tmp_path):
+    from puppet.engine import Engine
+
+    w = window
+    _copies(w, tiny_bundle, tmp_path, "second", "third")
+    _running(qtbot, w, "tiny-proxy")
+    real = Engine.load
+    notice = "running on the CPU: no GPU in this test"
+
+    def load(source, config=None):
+        engine = real(source, config)
+        engine.notice = notice
+        return engine
+
+    monkeypatch.setattr(Engine, "load", load)
+    w.select_row(_row(w, "second"))
+    qtbot.waitUntil(lambda: not w.loader.busy and _on_screen(w, "second"), timeout=30000)
+    assert w.statusBar().currentMessage() == notice
+    w.select_row(_row(w, "third"))
+    qtbot.waitUntil(lambda: not w.loader.busy and _on_screen(w, "third"), timeout=30000)
+    assert w.statusBar().currentMessage() == "third"  # the user knows already
 
 
 def test_a_bundle_that_fails_to_load_keeps_the_character_on_screen(qtbot, window, tiny_bundle, tmp_path):

@@ -4,7 +4,8 @@
 second or more, during which the window must keep painting. One worker thread takes requests
 through a one-slot hand-off, so a request made while another is waiting replaces it, and a
 result that a newer request has overtaken is dropped. Results reach the interface thread as
-queued signals; ``busy`` tells whether a request is still unanswered.
+queued signals; ``busy`` tells whether a request is still unanswered, and ``pending`` what it
+asked for.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class EngineLoader(QObject):
         super().__init__(parent)
         self._requests: Handoff[tuple[int, Path, object]] = Handoff(drop_stale=True)
         self._ticket = 0  # the newest request's number (interface thread only)
+        self._tag: object = None  # the newest request's tag
         self._delivered = 0  # the last request answered or cancelled
         self._answered.connect(self._deliver)  # queued: emitted on the worker thread
         self._thread = threading.Thread(target=self._work, name="puppet engine loader", daemon=True)
@@ -40,10 +42,16 @@ class EngineLoader(QObject):
     def busy(self) -> bool:
         return self._ticket != self._delivered
 
+    @property
+    def pending(self) -> object:
+        """The tag of the unanswered request, or None."""
+        return self._tag if self.busy else None
+
     def request(self, path: Path, tag: object = None) -> None:
         """Load the bundle at ``path``; ``loaded`` or ``failed`` follows unless another request
         comes first."""
         self._ticket += 1
+        self._tag = tag
         self._requests.put((self._ticket, Path(path), tag))
 
     def cancel(self) -> None:

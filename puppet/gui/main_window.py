@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.engine: Engine | None = None
         self.shown: CharacterEntry | None = None
         self.loader = EngineLoader(self)
+        self._told: set[str] = set()  # engine notices shown: told once, not for every character
         self.virtual_camera: VirtualCamera | None = None
         self.last_result = None
         self._camera_aspect = 4 / 3
@@ -202,12 +203,20 @@ class MainWindow(QMainWindow):
         if entry is None:
             self.message("No characters yet: import a .puppet file or make a new character.")
             return
-        if self.engine is not None and self.shown is not None and self.shown.path == entry.path:
-            self.loader.cancel()
-            self.view.unsetCursor()
+        if self._ready(entry):
             self._start_pipeline(self.engine)
-        else:
+
+    def _ready(self, entry: CharacterEntry) -> bool:
+        """Whether ``entry`` is the character on screen; if not, it is loaded, unless its load is
+        under way already (sources and sizes change while it loads: one read of the file serves)."""
+        if self.engine is not None and self.shown is not None and self.shown.path == entry.path:
+            self.loader.cancel()  # a load of another character, no longer wanted
+            self.view.unsetCursor()
+            return True
+        pending = self.loader.pending
+        if pending is None or pending.path != entry.path:
             self._load(entry)
+        return False
 
     def _load(self, entry: CharacterEntry) -> None:
         self.loader.request(entry.path, entry)
@@ -217,19 +226,25 @@ class MainWindow(QMainWindow):
     def _engine_loaded(self, engine: Engine, entry: CharacterEntry) -> None:
         """A requested character is ready: swap it into the running pipeline, or start one."""
         self.view.unsetCursor()
-        if self.pipeline is not None and self.pipeline.running:
+        swap = self.pipeline is not None and self.pipeline.running
+        if swap:
             try:
                 self.pipeline.set_character(engine)
             except PipelineError as e:
-                self.message(f"{e}; choose a camera or the demo clip for this character", error=True)
+                self._wrong_source(e)
                 self._select_shown()
                 return
-            self.engine, self.shown = engine, entry
-            self.message(entry.name)
-            return
         self.engine, self.shown = engine, entry
-        self.message(engine.notice or entry.name)
-        self._start_pipeline(engine)
+        self.message(self._untold(engine.notice) or entry.name)
+        if not swap:
+            self._start_pipeline(engine)
+
+    def _untold(self, notice: str | None) -> str | None:
+        """``notice`` the first time the window gets it, else None."""
+        if notice is None or notice in self._told:
+            return None
+        self._told.add(notice)
+        return notice
 
     def _engine_failed(self, message: str, entry: CharacterEntry) -> None:
         """The character stays as it was; the message names the file."""
@@ -269,7 +284,11 @@ class MainWindow(QMainWindow):
         try:
             self.pipeline.set_manual_params(values)
         except PipelineError as e:
-            self.message(f"{e}; choose a camera or the demo clip for this character", error=True)
+            self._wrong_source(e)
+
+    def _wrong_source(self, e: PipelineError) -> None:
+        """The sliders cannot drive this character (a face-mode one)."""
+        self.message(f"{e}; choose a camera or the demo clip for this character", error=True)
 
     def stop_pipeline(self) -> None:
         if self.controls.record.isChecked():
@@ -317,9 +336,9 @@ class MainWindow(QMainWindow):
             self.message(summary.error, error=True)
 
     # ---- actions ------------------------------------------------------------------------------
-    def set_character(self, entry) -> None:
+    def set_character(self, entry: CharacterEntry) -> None:
         if self.pipeline is not None and self.pipeline.running:
-            self._load(entry)  # swapped in when loaded; until then the current one runs on
+            self._ready(entry)  # swapped in when loaded; until then the current one runs on
         else:
             self.restart()
 
