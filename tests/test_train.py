@@ -225,6 +225,17 @@ def test_follow_measure_reads_true_head_motion():
     assert all(v == 0 for v in frozen.values()), frozen
 
 
+def test_follow_shifts_do_not_depend_on_the_picture_side():
+    """Characters draw at 256 or 512 px and the truth is rendered at 128: shifts are given in
+    pixels of a 128 px picture, so the same head reads the same turn and nod at any side."""
+    from export.train.data import HELD_OUT_SEEDS
+    from export.train.evaluate import reference_follow
+
+    small, large = reference_follow(HELD_OUT_SEEDS + 4, 128), reference_follow(HELD_OUT_SEEDS + 4, 256)
+    for key in ("yaw_shift_px", "pitch_shift_px"):
+        assert abs(large[key] - small[key]) < 0.1 * abs(small[key]) + 0.3, (key, small[key], large[key])
+
+
 def _rest_picture(seed: int) -> np.ndarray:
     from export.train.renders import to_chw
     from puppet import params as P

@@ -130,6 +130,7 @@ def format_report(r: dict) -> str:
     return "\n".join(lines)
 
 
+FOLLOW_SIDE = 128  # the pixels that follow's shifts are given in
 FOLLOW_DRIVERS = {"rest": {}, "eyes_shut": {"eye_open_l": 0.0, "eye_open_r": 0.0}, "mouth_open": {"mouth_open": 1.0},
                   "yaw_left": {"yaw": -20.0}, "yaw_right": {"yaw": 20.0},
                   "chin_down": {"pitch": -15.0}, "chin_up": {"pitch": 15.0},
@@ -176,14 +177,17 @@ def motion(pic: dict[str, np.ndarray], res: int, proxy_seed: int = 0) -> dict[st
     the mean change over the eyes (open -> shut) and the mouth (closed -> open), the
     horizontal shift of the features between yaw -20 and +20 (+ = to screen right, as the proxy
     turns), their vertical shift between chin down and up (- = up) and their rotation between
-    roll -25 and +25 (+ = clockwise). Eye and mouth boxes are the proxy's at rest."""
+    roll -25 and +25 (+ = clockwise). Eye and mouth boxes are the proxy's at rest. Shifts are in
+    pixels of a :data:`FOLLOW_SIDE` picture whatever ``res``, so that a character drawn at 256 or
+    512 px compares with the truth and with the model's own resolution."""
     rest = render_head(Identity.from_seed(proxy_seed), P.neutral(), res)
     eyes, mouth = eye_regions(rest.points, res), mouth_region(rest.points, res)
     centre = {k: feature_centre(pic[k], res) for k in ("yaw_left", "yaw_right", "chin_down", "chin_up")}
+    px = FOLLOW_SIDE / res
     return {"eyes_change": float(np.mean([_l1(pic["rest"], pic["eyes_shut"], e) for e in eyes])),
             "mouth_change": _l1(pic["rest"], pic["mouth_open"], mouth),
-            "yaw_shift_px": centre["yaw_right"][0] - centre["yaw_left"][0],
-            "pitch_shift_px": centre["chin_up"][1] - centre["chin_down"][1],
+            "yaw_shift_px": px * (centre["yaw_right"][0] - centre["yaw_left"][0]),
+            "pitch_shift_px": px * (centre["chin_up"][1] - centre["chin_down"][1]),
             "roll_deg": feature_rotation(pic["roll_left"], pic["roll_right"], res)}
 
 
