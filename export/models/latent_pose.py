@@ -111,9 +111,11 @@ class FrozenWarpCharacter(FrozenCharacter):
         n = driver.shape[0]
         pose = self.pose_encoder(driver)
         raw = self.generator.raw(self.adain_params(pose))
-        references = self.references.float() * (1 / 255)  # [R,4,S,S]
-        out = self.warp(raw, pose, references[None].expand(n, -1, -1, -1, -1),
-                        self.reference_params[None].expand(n, -1, -1), shared_pose=self.shared_pose)
+        references = (self.references.float() * (1 / 255))[None]  # [1,R,4,S,S]
+        if not self.shared_pose:  # each reference warped by its own grid, per driver
+            references = references.expand(n, -1, -1, -1, -1)
+        out = self.warp(raw, pose, references, self.reference_params[None].expand(n, -1, -1),
+                        shared_pose=self.shared_pose)
         return out.rgb, out.mask, pose
 
 
