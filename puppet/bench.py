@@ -144,4 +144,5 @@ def run_soak(config: BenchConfig, frames: int) -> dict:
     character, driver = _resolve(config)
     engine = Engine.load(character, EngineConfig(device=config.device))
     report = soak(engine, driver, frames, warmup=min(config.soak_warmup, frames // 4))
-    return {"character": engine.name, "driver": driver.name, "provider": engine.provider, **report}
+    return {"character": engine.name, "driver": driver.name, "provider": engine.provider, "notice": engine.notice,
+            **report}

@@ -202,7 +202,8 @@ def _read(path: Path, only: tuple[str, ...] | None) -> tuple[Manifest, dict[str,
                         raise BundleError(f"{path}: {member} is corrupt (checksum mismatch)")
     except (zipfile.BadZipFile, EOFError) as e:
         raise BundleError(f"{path}: not a character bundle or truncated ({e})") from None
-    except (OSError, UnicodeDecodeError, TypeError, zlib.error) as e:
+    except (OSError, UnicodeDecodeError, TypeError, zlib.error, NotImplementedError, RuntimeError) as e:
+        # NotImplementedError: a compression zipfile lacks; RuntimeError: an encrypted member
         raise BundleError(f"{path}: cannot read bundle ({e})") from None
     return manifest, data
 

@@ -129,6 +129,16 @@ def test_a_character_is_read_once_however_often_the_source_changes_meanwhile(qtb
     assert [p.rsplit("/", 1)[-1] for p, _ in loads.calls] == ["second.puppet"]
     _wait_frames(qtbot, w)
     assert _on_screen(w, "second")
+    # Chosen again while another loads: that load is dropped, and the status bar says so.
+    loads.gate.clear()
+    w.select_row(_row(w, "tiny-proxy"))
+    qtbot.waitUntil(lambda: len(loads.calls) == 2, timeout=10000)
+    assert "Loading" in w.statusBar().currentMessage()
+    w.set_character(w.shown)
+    assert not w.loader.busy and w.statusBar().currentMessage() == "second"
+    loads.gate.set()  # the dropped load ends; what it read is not shown
+    qtbot.wait(500)
+    assert _on_screen(w, "second")
 
 
 def test_the_cpu_fallback_notice_is_shown_once(qtbot, window, monkeypatch, tiny_bundle, tmp_path):

@@ -253,3 +253,6 @@ def test_eval_command_reports_the_sheet_and_the_frames_of_one_base(tiny_base, ca
     assert report["base"] == str(tiny_base)
     assert report["sheet"]["identities"] == 1 and np.isfinite(report["sheet"]["model_l1"])
     assert report["frames"]["identities"] == 1 and np.isfinite(report["frames"]["proxy_l1"])
+    assert export_main(["eval", "--base", str(tiny_base), "--identities", "1"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(str(tiny_base)) and "masked L1" in text and "proxy" in text

@@ -46,9 +46,10 @@ ALPHA_BIAS = -3.0  # the residual starts nearly transparent
 # whose images share an eye state but look different ways showed every pupil at once.
 CHOICE_TEMPERATURE = 0.005
 # At inference (eval mode) the choice is a quarter as soft. Drawings nearly alike in what the
-# driver conveys otherwise blend, and a blend of two drawings is a ghost: Mina driven to random
-# expressions mixed drawings in 8.3 % of her face pixels at the trained temperature, 2.1 % at a
-# quarter of it; held-out masked L1 did not move (0.0283).
+# driver conveys otherwise blend, and a blend of two drawings is a ghost: Mina driven to 16 random
+# expressions (tests/test_assets.py) mixed drawings in 23 % of her face pixels at the trained
+# temperature, 13 % at a quarter of it (the rest: where regions that chose different drawings
+# meet); held-out masked L1 did not move (0.0283).
 INFERENCE_CHOICE_TEMPERATURE = CHOICE_TEMPERATURE / 4
 # Ties (several references with the same eyes) go to the reference nearest in the whole face and
 # the head's pose, so that every region agrees on one drawing instead of blending equals (a rest

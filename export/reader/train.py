@@ -146,7 +146,6 @@ def train_reader(work: Path, cfg: ReaderTrainConfig = ReaderTrainConfig()) -> Re
     return model.eval()
 
 
-
 def _save_checkpoint(path: Path, model: ReaderNet, opt: torch.optim.Optimizer, step: int, seconds: float) -> None:
     """Whole or not at all: an interrupt while saving must leave the previous checkpoint to resume from."""
     state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "seconds": seconds}

@@ -29,7 +29,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print("\n\n".join([format_sheet_report(report["sheet"])] +
+        print("\n\n".join([str(args.base), format_sheet_report(report["sheet"])] +
                            ([format_report(report["frames"])] if "frames" in report else [])))
     return 0
 

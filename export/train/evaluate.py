@@ -117,7 +117,7 @@ def evaluate(base: BaseModel, cfg: EvalConfig = EvalConfig()) -> dict:
 
 
 def format_report(r: dict) -> str:
-    lines = [f"{r['base']}  ({r['identities']} held-out identities, trained {r.get('steps')} steps)",
+    lines = [f"{r['identities']} held-out identities, trained {r.get('steps')} steps",
              f"{'driver':8s} {'masked L1':>10s} {'PSNR':>7s} {'eyes L1':>8s} {'mouth L1':>9s}"]
     for name in ("self", "proxy", "static"):
         lines.append(f"{name:8s} {r[f'{name}_l1']:10.4f} {r[f'{name}_psnr']:7.2f} "

@@ -212,6 +212,7 @@ class MainWindow(QMainWindow):
         if self.engine is not None and self.shown is not None and self.shown.path == entry.path:
             self.loader.cancel()  # a load of another character, no longer wanted
             self.view.unsetCursor()
+            self.message(entry.name)  # not "Loading" the one cancelled
             return True
         pending = self.loader.pending
         if pending is None or pending.path != entry.path:
