@@ -45,12 +45,6 @@ ALPHA_BIAS = -3.0  # the residual starts nearly transparent
 # at its start (0.1) and gave the chosen reference a weight of 0.6-0.7; at 0.02 a drawn character
 # whose images share an eye state but look different ways showed every pupil at once.
 CHOICE_TEMPERATURE = 0.005
-# At inference (eval mode) the choice is a quarter as soft. Drawings nearly alike in what the
-# driver conveys otherwise blend, and a blend of two drawings is a ghost: Mina driven to 16 random
-# expressions (tests/test_assets.py) mixed drawings in 23 % of her face pixels at the trained
-# temperature, 13 % at a quarter of it (the rest: where regions that chose different drawings
-# meet); held-out masked L1 did not move (0.0283).
-INFERENCE_CHOICE_TEMPERATURE = CHOICE_TEMPERATURE / 4
 # Ties (several references with the same eyes) go to the reference nearest in the whole face and
 # the head's pose, so that every region agrees on one drawing instead of blending equals (a rest
 # face and the same face turned 35 degrees each way blended into a ghost). At 0.1 a drawn
@@ -63,13 +57,16 @@ TIE_BREAK = 0.25
 # by them took every region to the drawings with level brows and centred pupils, each region
 # from a different drawing (Mina redrew her own grin with another image's eyes and tongue).
 TIE_NAMES = ("eye_open_l", "eye_open_r", "mouth_open", "smile", "mouth_width", "yaw", "pitch", "roll")
-# Of the softmax over the regions at each pixel, at inference (eval mode). At 1 (as trained) an
-# eye's region covered its eye only about half, so where the eye and the rest chose different
-# drawings both showed: two pupils, one faint (Mina on the demo clip, most frames). At 0.25 each
-# pixel takes one region's drawing; on 16 held-out identities masked L1 and sharpness did not
-# change. Training keeps 1: a run trained at 0.25 learnt logits a quarter as large, and 23 % of
-# Mina's face pixels were shared again.
-REGION_TEMPERATURE = 0.25
+# At inference (eval mode) both softmaxes, the regions' at each pixel and each region's choice of
+# drawing, run at a quarter of their trained temperature; on 16 held-out identities masked L1 and
+# sharpness did not change. Regions: as trained an eye's region covered its eye only about half,
+# so where the eye and the rest chose different drawings both showed, two pupils, one faint (Mina
+# on the demo clip, most frames); training keeps them as they are, since a run trained sharper
+# learnt logits a quarter as large and 23 % of Mina's face pixels were shared again. Choice:
+# drawings nearly alike in what the driver conveys blended into ghosts; Mina driven to 16 random
+# expressions (tests/test_assets.py) mixed drawings in 23 % of her face pixels with the choice as
+# trained, 13 % sharpened (the rest: where regions that chose different drawings meet).
+INFERENCE_SHARPENING = 4.0
 # The parameters each region (left eye, right eye, mouth, the rest) chooses its reference by, and
 # their weights in the distance.
 REGION_PARAMS: tuple[dict[str, float], ...] = (
@@ -117,11 +114,15 @@ class WarpHead(nn.Module):
         self.readout = nn.Linear(pose_dim, P.NUM_PARAMS)
         self.register_buffer("region_weights", _region_weights(), persistent=False)
 
+    def sharpening(self) -> float:
+        """How many times sharper than trained the softmaxes run: see INFERENCE_SHARPENING."""
+        return 1.0 if self.training else INFERENCE_SHARPENING
+
     def choose(self, driver_unit: torch.Tensor, reference_unit: torch.Tensor) -> torch.Tensor:
         """[N,P], [N,R,P] parameters in unit scale -> [N,4,R] softmax choice per region."""
         diff = (driver_unit[:, None, None, :] - reference_unit[:, None, :, :]) ** 2  # [N,1,R,P]
         dist = (diff * self.region_weights[None, :, None, :]).sum(-1)  # [N,4,R]
-        return torch.softmax(-dist / (CHOICE_TEMPERATURE if self.training else INFERENCE_CHOICE_TEMPERATURE), dim=-1)
+        return torch.softmax(-dist * (self.sharpening() / CHOICE_TEMPERATURE), dim=-1)
 
     def forward(self, raw: torch.Tensor, pose: torch.Tensor, references: torch.Tensor,
                 reference_params: torch.Tensor, shared_pose: bool = False) -> WarpOutput:
@@ -139,7 +140,7 @@ class WarpHead(nn.Module):
             return F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
 
         flow = self.max_flow * torch.tanh(up(raw[:, FLOW]))  # [N,2,S,S]
-        regions = softmax_channels(raw[:, REGIONS] / (1.0 if self.training else REGION_TEMPERATURE))
+        regions = softmax_channels(raw[:, REGIONS] * self.sharpening())
         residual = torch.tanh(up(raw[:, RESIDUAL])) * 0.75 + 0.5
         alpha = torch.sigmoid(raw[:, ALPHA] + ALPHA_BIAS)  # [N,1,h,w]
         own_mask = torch.sigmoid(up(raw[:, MASK]))
