@@ -179,7 +179,7 @@ def make_character(base_path: Path, image_paths: list[Path], out_path: Path,
             log.warning("%s: fp16-stored weights change the output by %.1e (tolerance %.0e); "
                         "writing float32 weights instead", out_path, parity.max_rel_error, COMPACT_TOLERANCE)
     with torch.no_grad():
-        rgb, mask, _ = graph(torch.from_numpy(rest_driver(base, sources)))
+        rgb, mask = graph(torch.from_numpy(rest_driver(base, sources)))[:2]
     manifest = Manifest(
         name=opts.name, base_preset=base.preset, driver_resolution=res, output_resolution=side,
         driving_mode=base.cfg.driving_mode,

@@ -11,7 +11,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from puppet.bundle import INPUT, OUTPUTS
+from puppet.bundle import CHOICE, INPUT, OUTPUTS, PREVIOUS_CHOICE
 
 from .models import FrozenCharacter, FrozenWarpCharacter, LatentPoseModel
 
@@ -44,19 +44,25 @@ def character_graph(model: LatentPoseModel, identity: torch.Tensor, references: 
 def export_onnx(graph: FrozenCharacter, resolution: int) -> bytes:
     """ONNX bytes (opset 17) with a dynamic batch axis, constant-folded and checked; a warp
     character's references stored as bytes."""
-    dummy = torch.rand(1, 3, resolution, resolution)
+    warp = isinstance(graph, FrozenWarpCharacter)
+    args: tuple[torch.Tensor, ...] = (torch.rand(1, 3, resolution, resolution),)
+    inputs, outputs = [INPUT], list(OUTPUTS)
+    if warp:
+        args += (torch.zeros(1, 4, len(graph.references)),)
+        inputs.append(PREVIOUS_CHOICE)
+        outputs.append(CHOICE)
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer chatter about constant shapes
         torch.onnx.export(
-            graph, (dummy,), buf, opset_version=OPSET, dynamo=False,
-            input_names=[INPUT], output_names=list(OUTPUTS),
-            dynamic_axes={name: {0: "batch"} for name in (INPUT, *OUTPUTS)},
+            graph, args, buf, opset_version=OPSET, dynamo=False,
+            input_names=inputs, output_names=outputs,
+            dynamic_axes={name: {0: "batch"} for name in (INPUT, *outputs)},
             do_constant_folding=True,
         )
     proto = onnx.load_from_string(buf.getvalue())
     onnx.checker.check_model(proto, full_check=True)
-    if isinstance(graph, FrozenWarpCharacter):
+    if warp:
         return store_references_as_bytes(proto.SerializeToString(), graph.references.numpy())
     return proto.SerializeToString()
 
@@ -152,9 +158,17 @@ def check_parity(graph: FrozenCharacter, graph_bytes: bytes, resolution: int, ba
         driver = torch.from_numpy(np.ascontiguousarray(drivers, dtype=np.float32))
     else:
         driver = torch.rand(batch, 3, resolution, resolution, generator=torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        expected = [t.numpy() for t in graph(driver)]
     sess = make_session(graph_bytes, [], EngineConfig(device="cpu").threads())
-    got = sess.run(list(OUTPUTS), {INPUT: driver.numpy()})
-    err = max(float(np.abs(g - e).max() / max(np.abs(e).max(), 1e-8)) for g, e in zip(got, expected))
+    names = [o.name for o in sess.get_outputs()]
+    previous: list[torch.Tensor | None] = [None]
+    if PREVIOUS_CHOICE in {i.name for i in sess.get_inputs()}:  # nothing held, and drawing 0 held
+        held = torch.zeros(1, 4, len(graph.references))
+        previous = [held, held.index_fill(2, torch.tensor([0]), 1.0)]
+    err = 0.0
+    for p in previous:
+        with torch.no_grad():
+            expected = [t.numpy() for t in (graph(driver) if p is None else graph(driver, p))]
+        feed = {INPUT: driver.numpy()} | ({} if p is None else {PREVIOUS_CHOICE: p.numpy()})
+        got = sess.run(names, feed)
+        err = max([err] + [float(np.abs(g - e).max() / max(np.abs(e).max(), 1e-8)) for g, e in zip(got, expected)])
     return ParityReport(err, tolerance)

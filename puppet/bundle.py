@@ -7,7 +7,8 @@ Layout of the zip:
   before masking), ``mask`` [N,1,S,S] in [0,1] at its ``output_resolution`` S (a character drawn
   from its own images may be drawn sharper than the model's side), ``pose`` [N,P]. This contract
   is fixed: every graph is exported from the same networks, which take RGB in [0,1], so a
-  manifest does not describe the input encoding;
+  manifest does not describe the input encoding. A warp character's graph also takes
+  :data:`PREVIOUS_CHOICE` and gives :data:`CHOICE` (graphs made before them have neither);
 - ``character.fp16.onnx`` (optional): the same graph with fp16 weights, same float32 I/O;
 - ``thumbnail.png``.
 
@@ -38,6 +39,12 @@ THUMBNAIL = "thumbnail.png"
 DRIVING_MODES = ("face", "proxy")
 INPUT = "driver"  # the graph's one input, float32 [N,3,R,R] RGB in [0,1]
 OUTPUTS = ("rgb", "mask", "pose")  # its outputs, in this order
+# A warp character chooses, per region (left eye, right eye, mouth, the rest), which of its R
+# drawings to draw from; given the previous frame's choice it holds each region's drawing until
+# the driver is clearly nearer another, so that a driver between two drawings does not flick
+# between them frame by frame. The live path feeds the choice back; zeros hold nothing.
+CHOICE = "choice"  # output, float32 [N,4,R]: each region's weights over the drawings
+PREVIOUS_CHOICE = "previous_choice"  # input, float32 [1,4,R]: the last frame's CHOICE, or zeros
 # Side of the latent-pose face crop as a multiple of the face size: the default a bundle declares,
 # and the crop of faces in driver frames and in a character's source images.
 FACE_CROP_SCALE = 1.8
@@ -211,8 +218,10 @@ def _read(path: Path, only: tuple[str, ...] | None) -> tuple[Manifest, dict[str,
 __all__ = [
     "DRIVING_MODES",
     "FORMAT_VERSION",
+    "CHOICE",
     "INPUT",
     "OUTPUTS",
+    "PREVIOUS_CHOICE",
     "SUFFIX",
     "Bundle",
     "BundleError",

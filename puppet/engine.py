@@ -29,9 +29,10 @@ Public API::
     EngineConfig(device="auto", intra_op_threads=None, fp16=True, cuda_graph=True, warmup_runs=2)
     make_session(model, providers, intra_op_threads) -> onnxruntime.InferenceSession
     Engine.load(bundle_or_path, config=EngineConfig()) -> Engine
-    engine.run(driver float32 [N,3,R,R] RGB in [0,1]) -> EngineOutput(rgb [N,3,S,S],
-                                                                   mask [N,1,S,S], pose [N,P])
-    (R the bundle's driver resolution, S its output resolution)
+    engine.run(driver float32 [N,3,R,R] RGB in [0,1], previous_choice=None)
+        -> EngineOutput(rgb [N,3,S,S], mask [N,1,S,S], pose [N,P], choice [N,4,D] or None)
+    (R the bundle's driver resolution, S its output resolution, D a warp character's drawings;
+    feeding a frame's ``choice`` to the next run holds each region's drawing: see bundle.CHOICE)
     engine.provider -> "TensorRT" | "CUDA" | "CPU";  engine.notice -> str | None
 """
 
@@ -48,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from puppet.bundle import GRAPH, INPUT, OUTPUTS, Bundle, Manifest, read_bundle
+from puppet.bundle import CHOICE, GRAPH, INPUT, OUTPUTS, PREVIOUS_CHOICE, Bundle, Manifest, read_bundle
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class EngineOutput:
     rgb: np.ndarray  # float32 [N,3,S,S] (S: output resolution), before masking; may stray outside [0,1]
     mask: np.ndarray  # float32 [N,1,S,S] in [0,1]
     pose: np.ndarray  # float32 [N,P], the pose embedding of the driver
+    choice: np.ndarray | None = None  # float32 [N,4,D]: a warp character's choice of drawings
 
 
 ProviderSpec = tuple[str, dict[str, str]]
@@ -165,17 +167,36 @@ class _BoundRunner:
         r, s = manifest.driver_resolution, manifest.output_resolution
         self.input = ort.OrtValue.ortvalue_from_shape_and_type([1, 3, r, r], np.float32, "cuda", 0)
         shapes = {"rgb": [1, 3, s, s], "mask": [1, 1, s, s], "pose": [1, manifest.pose_dim]}
-        self.outputs = {name: ort.OrtValue.ortvalue_from_shape_and_type(shapes[name], np.float32, "cuda", 0)
-                        for name in OUTPUTS}
+        self.previous: ort.OrtValue | None = None
+        drawings = drawings_chosen(session)
+        if drawings:
+            shapes[CHOICE] = [1, 4, drawings]
+            self.previous = ort.OrtValue.ortvalue_from_shape_and_type([1, 4, drawings], np.float32, "cuda", 0)
+        self.outputs = {name: ort.OrtValue.ortvalue_from_shape_and_type(shape, np.float32, "cuda", 0)
+                        for name, shape in shapes.items()}
         self.binding = session.io_binding()
         self.binding.bind_ortvalue_input(INPUT, self.input)
+        if self.previous is not None:
+            self.binding.bind_ortvalue_input(PREVIOUS_CHOICE, self.previous)
         for name, value in self.outputs.items():
             self.binding.bind_ortvalue_output(name, value)
 
-    def run(self, driver: np.ndarray) -> list[np.ndarray]:
+    def run(self, driver: np.ndarray, previous_choice: np.ndarray | None) -> list[np.ndarray]:
         self.input.update_inplace(np.ascontiguousarray(driver))
+        if self.previous is not None:  # zeros: nothing held
+            held = np.zeros(self.previous.shape(), np.float32) if previous_choice is None else previous_choice
+            self.previous.update_inplace(np.ascontiguousarray(held, dtype=np.float32))
         self.session.run_with_iobinding(self.binding)
-        return [self.outputs[name].numpy() for name in OUTPUTS]
+        return [value.numpy() for value in self.outputs.values()]
+
+
+def drawings_chosen(session: ort.InferenceSession) -> int:
+    """How many drawings a warp character's graph chooses among when it takes the previous
+    choice (see bundle.PREVIOUS_CHOICE); 0 for other graphs."""
+    for i in session.get_inputs():
+        if i.name == PREVIOUS_CHOICE:
+            return int(i.shape[-1])
+    return 0
 
 
 class Engine:
@@ -196,6 +217,8 @@ class Engine:
         self._bound = bound
         self._lock = threading.Lock()
         self.provider = PROVIDER_NAMES.get(session.get_providers()[0], session.get_providers()[0])
+        self.drawings = drawings_chosen(session)  # > 0: run() takes and gives a choice of drawings
+        self._outputs = list(OUTPUTS) + ([CHOICE] if self.drawings else [])
 
     @property
     def driver_resolution(self) -> int:
@@ -230,22 +253,31 @@ class Engine:
         for _ in range(self.config.warmup_runs):
             self.run(driver)
 
-    def run(self, driver: np.ndarray) -> EngineOutput:
-        """driver: float32 [N,3,R,R] RGB in [0,1] -> EngineOutput (rgb, mask, pose)."""
+    def run(self, driver: np.ndarray, previous_choice: np.ndarray | None = None) -> EngineOutput:
+        """driver: float32 [N,3,R,R] RGB in [0,1] -> EngineOutput (rgb, mask, pose, choice).
+        ``previous_choice``: the ``choice`` of the frame before (batch 1), to hold its drawings;
+        ignored by graphs that do not choose."""
         r = self.driver_resolution
         if driver.ndim != 4 or driver.shape[1:] != (3, r, r):
             raise ValueError(f"{self.bundle.path}: driver must be [N,3,{r},{r}], got {list(driver.shape)}")
         driver = np.ascontiguousarray(driver, dtype=np.float32)
+        feed = {INPUT: driver}
+        if self.drawings:
+            held = np.zeros((1, 4, self.drawings), np.float32) if previous_choice is None else previous_choice
+            if held.shape != (1, 4, self.drawings):
+                raise ValueError(f"{self.bundle.path}: previous_choice must be [1,4,{self.drawings}], "
+                                 f"got {list(held.shape)}")
+            feed[PREVIOUS_CHOICE] = np.ascontiguousarray(held, dtype=np.float32)
         with self._lock:
             if self._session is None:
                 raise EngineError(f"{self.bundle.path}: engine is closed")
             if self._bound is not None:
                 if driver.shape[0] != 1:
                     raise ValueError(f"{self.bundle.path}: the CUDA-graph engine runs batch 1 only")
-                rgb, mask, pose = self._bound.run(driver)
+                rgb, mask, pose, *choice = self._bound.run(driver, feed.get(PREVIOUS_CHOICE))
             else:
-                rgb, mask, pose = self._session.run(list(OUTPUTS), {INPUT: driver})
-        return EngineOutput(rgb=rgb, mask=mask, pose=pose)
+                rgb, mask, pose, *choice = self._session.run(self._outputs, feed)
+        return EngineOutput(rgb=rgb, mask=mask, pose=pose, choice=choice[0] if choice else None)
 
     def close(self) -> None:
         with self._lock:
@@ -316,7 +348,8 @@ def _open_cuda(bundle: Bundle, config: EngineConfig, threads: int) -> tuple[ort.
             return session
         try:
             bound = _BoundRunner(session, m)
-            bound.run(np.zeros((1, 3, m.driver_resolution, m.driver_resolution), np.float32))  # captures the graph
+            # the first run captures the graph
+            bound.run(np.zeros((1, 3, m.driver_resolution, m.driver_resolution), np.float32), None)
             return session, bound
         except Exception as e:  # capture refuses graphs with CPU-only nodes; run without it
             log.info("%s: CUDA graph capture unavailable (%s); running CUDA without it", bundle.path, e)

@@ -18,18 +18,22 @@ from puppet import params as P
 from puppet.assets import DEFAULT_BASE, demo_characters, first_demo_character
 from puppet.bundle import read_bundle
 from puppet.engine import Engine, EngineConfig
+from puppet.capture import VideoFileSource
+from puppet.pipeline import Mode, Pipeline, PipelineConfig
 from puppet.pipeline.prepare import DriverPreparer, to_tensor
 
 MAX_BYTES = 70 * 10**6  # everything in assets/, in git forever
 WARP_STEPS = 3500  # of the warp head, from the 33000-step synthesis base
 # Thresholds a little under (over) what was measured when the files were committed; the figures
 # on 16 identities are in the README.
-MODEL_VS_NEAREST = 0.85  # masked L1, model / nearest source (measured 0.78 here, 0.72 on 16)
-MIN_SHARPNESS = 0.6  # output / truth (measured 0.71 here, 0.74 on 16; the nearest source: 0.95)
+MODEL_VS_NEAREST = 0.85  # masked L1, model / nearest source (measured 0.78 here, 0.74 on 16)
+# output / truth (measured 0.82 here, 0.85 on 16; 0.71 and 0.74 sampling the references at their own
+# side; the nearest source: 0.95)
+MIN_SHARPNESS = 0.76
 FOLLOWS = {"eyes_change": 0.8, "mouth_change": 0.8, "yaw_shift_px": 0.6, "pitch_shift_px": 0.8,
            "roll_deg": 0.85}  # measured 1.00, 0.99, 0.73, 0.98, 0.97 (the synthesis base: mouth 0.10)
-# Masked L1 to each of its own sources at the output resolution (measured: mina up to 0.030, the
-# procedural characters up to 0.016 and 0.020; mina 0.050 while brows and gaze chose references)
+# Masked L1 to each of its own sources at the output resolution (measured: mina up to 0.031, the
+# procedural characters up to 0.016 and 0.021; mina 0.050 while brows and gaze chose references)
 MAX_SOURCE_L1 = {"mina": 0.033, "procedural-1000004": 0.018, "procedural-1000013": 0.022}
 
 # Each demo character, the images (and hand-read or true expressions) it was made from, and
@@ -91,7 +95,8 @@ def test_each_pixel_of_a_drawn_face_comes_from_one_drawing(monkeypatch):
     """Where two regions share a pixel and chose different drawings, both show (two pupils, one
     faint), and so do two drawings that one region's choice blends. Mina driven to random
     expressions: few face pixels are shared between regions (measured 6 %; 29 % with the regions'
-    softmax as trained) or mix drawings (measured 13 %; 23 % with the choice as trained)."""
+    softmax as trained) or mix drawings (measured 2.5 %; 13 % with the choice at a quarter of its
+    trained temperature, 23 % as trained)."""
     from export.base_model import load_base
     from export.character import CharacterOptions, warp_character
     from export.models import warp_head
@@ -119,7 +124,7 @@ def test_each_pixel_of_a_drawn_face_comes_from_one_drawing(monkeypatch):
     assert float(shared.sum() / face.sum()) < 0.12
     weights = torch.einsum("ngr,nghw->nrhw", out.choice, out.regions)  # each drawing's share of each pixel
     mixed = (weights.max(1).values < 0.8) & face
-    assert float(mixed.sum() / face.sum()) < 0.17
+    assert float(mixed.sum() / face.sum()) < 0.06
 
 
 def test_the_demo_characters_are_warp_characters_of_the_base():
@@ -167,6 +172,51 @@ def test_each_demo_character_draws_each_of_its_sources(engines):
         out = engine.run(drivers)
         errors = np.abs(out.rgb * out.mask - sources.images * sources.masks).mean((1, 2, 3))
         assert errors.max() <= MAX_SOURCE_L1[name], (name, errors.round(4))
+
+
+def test_a_character_holds_its_drawings_until_the_driver_is_clearly_nearer_another(engines):
+    """Mina's eyes opened from 0.5 to 1.3 and shut again: left to itself each region takes the
+    nearest drawing, the same on the way up and down; fed its previous choice (as the pipeline
+    feeds it), a region switches later each way, so a driver between two drawings does not flick
+    between them."""
+    engine = engines["mina"]
+    sweep = [P.make(eye_open_l=v, eye_open_r=v) for v in np.linspace(0.5, 1.3, 17)]
+    drivers = _proxy_drivers(engine.manifest, sweep + sweep[::-1])
+
+    def chosen(hold: bool) -> np.ndarray:
+        previous, tops = None, []
+        for d in drivers:
+            out = engine.run(d[None], previous if hold else None)
+            previous = out.choice
+            tops.append(out.choice[0].argmax(-1))
+        return np.stack(tops)  # [frames, regions]
+
+    free, held = chosen(False), chosen(True)
+    up, down = slice(0, 17), slice(None, 16, -1)  # down reversed: the same drivers in the same order
+    np.testing.assert_array_equal(free[up], free[down])
+    assert len(np.unique(free[up, 0])) >= 3  # the sweep crosses drawings
+    assert (held[up] != held[down]).any()
+    assert (held[0] == free[0]).all() and (held[16] == free[16]).all()  # at the ends, the nearest
+
+
+def test_the_pipeline_feeds_each_frame_the_last_choice(engines, monkeypatch):
+    engine = engines["mina"]
+    calls = []
+    run = engine.run
+
+    def spy(driver, previous_choice=None):
+        out = run(driver, previous_choice)
+        calls.append((previous_choice, out.choice))
+        return out
+
+    monkeypatch.setattr(engine, "run", spy)
+    pipe = Pipeline(engine, VideoFileSource(ASSETS / "driver" / "demo.mp4"),
+                    PipelineConfig(mode=Mode.OFFLINE, max_frames=5))
+    pipe.start()
+    assert pipe.wait(120).frames_out == 5
+    assert calls[0][0] is None
+    for (_, before), (given, _) in zip(calls, calls[1:]):
+        assert given is before
 
 
 def test_the_demo_characters_follow_the_driver():

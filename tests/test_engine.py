@@ -45,6 +45,7 @@ def test_runs_the_graph_like_a_plain_session(engine, tiny_face_bundle):
     np.testing.assert_allclose(out.rgb, rgb, atol=1e-5)
     np.testing.assert_allclose(out.mask, mask, atol=1e-5)
     np.testing.assert_allclose(out.pose, pose, atol=1e-6)
+    assert engine.drawings == 0 and out.choice is None  # a synthesis graph chooses no drawings
 
 
 def test_reports_the_provider_that_actually_runs(tiny_face_bundle):

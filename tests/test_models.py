@@ -11,7 +11,7 @@ import torch
 from export.models import PRESETS, Discriminator, create_model
 from export.onnx_export import character_graph, check_parity, export_onnx, to_fp16
 from puppet import params as P
-from puppet.bundle import INPUT, OUTPUTS
+from puppet.bundle import CHOICE, INPUT, OUTPUTS, PREVIOUS_CHOICE
 from puppet.heads import Identity, render_head
 
 
@@ -71,9 +71,12 @@ def test_onnx_parity_fp32(preset):
     report = check_parity(graph, blob, model.cfg.resolution, batch=1 if name == "lpr256" else 3)
     assert report.ok, f"{name}: onnxruntime differs from PyTorch by {report.max_rel_error:.2e}"
     sess = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
-    assert [i.name for i in sess.get_inputs()] == [INPUT] == ["driver"]
-    assert [o.name for o in sess.get_outputs()] == list(OUTPUTS) == ["rgb", "mask", "pose"]
+    choosing = model.warp is not None  # a warp character also takes and gives its choice of drawings
+    assert [i.name for i in sess.get_inputs()] == [INPUT] + [PREVIOUS_CHOICE] * choosing
+    assert [o.name for o in sess.get_outputs()] == list(OUTPUTS) + [CHOICE] * choosing
     assert sess.get_outputs()[2].shape[1] == model.cfg.pose_dim
+    if choosing:
+        assert sess.get_inputs()[1].shape == [1, 4, len(graph.references)]
     if model.warp is not None:  # the references are stored once, a byte per value
         import onnx
         from onnx import TensorProto

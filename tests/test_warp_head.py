@@ -72,7 +72,7 @@ def test_frozen_warp_character_draws_at_the_references_side():
     with torch.no_grad():
         identity = model.identity(torch.rand(1, 3, 3, model.cfg.resolution, model.cfg.resolution))
         graph = FrozenWarpCharacter(model, identity, references, torch.from_numpy(np.stack([P.neutral()] * 3)))
-        rgb, mask, pose = graph(torch.rand(2, 3, model.cfg.resolution, model.cfg.resolution))
+        rgb, mask, pose, choice = graph(torch.rand(2, 3, model.cfg.resolution, model.cfg.resolution))
     assert rgb.shape == (2, 3, side, side) and mask.shape == (2, 1, side, side)
     assert pose.shape == (2, model.cfg.pose_dim)
     with pytest.raises(ValueError, match="uint8"):
@@ -117,6 +117,24 @@ def test_regions_are_sharpened_at_inference_only():
     drawn = model.warp.eval()(raw, pose, refs, params).regions
     torch.testing.assert_close(trained, torch.softmax(raw[:, REGIONS], dim=1))
     assert (drawn.max(1).values > trained.max(1).values).all()
+
+
+def test_a_line_sampled_between_pixels_stays_sharper_at_inference():
+    """A one-pixel line moved by half a pixel: bilinear sampling of the drawing itself spreads it
+    over two pixels at half strength; the inference texture keeps more of it in one."""
+    from export.models.warp_head import SUPERSAMPLED_UP_TO
+
+    warp = create_model("tiny-warp").warp
+    side = 32
+    refs = torch.zeros(1, 4, side, side)
+    refs[:, :, :, side // 2] = 1.0
+    grid = identity_grid(side, refs.device)[None] + torch.tensor([1.0 / side, 0.0])  # half a pixel right
+    sampled = {mode: F.grid_sample(getattr(warp, mode)().texture(refs), grid, mode="bilinear",
+                                   align_corners=False)[0, 0, 0] for mode in ("train", "eval")}
+    assert sampled["train"].max() == pytest.approx(0.5, abs=1e-4)
+    assert sampled["eval"].max() > 0.55  # 0.57
+    big = torch.rand(1, 4, SUPERSAMPLED_UP_TO, SUPERSAMPLED_UP_TO)
+    assert warp.eval().texture(big) is big  # a texture the size of a 512 px character is not enlarged
 
 
 def test_the_character_command_draws_at_512_when_asked_and_the_images_allow(tmp_path):

@@ -90,9 +90,10 @@ class FrozenWarpCharacter(FrozenCharacter):
     """A warp-head character: identity folded in as above, and its reference images and their
     expression parameters frozen in as constants.
 
-    ``forward(driver [N,3,H,W]) -> (rgb [N,3,S,S], mask [N,1,S,S], pose [N,P])`` at the
-    references' side S (the output resolution), which may exceed the model's H. The references
-    are kept as uint8 so that the exported graph stores them at a byte per value.
+    ``forward(driver [N,3,H,W], previous_choice [1,4,R] | None) -> (rgb [N,3,S,S], mask
+    [N,1,S,S], pose [N,P], choice [N,4,R])`` at the references' side S (the output resolution),
+    which may exceed the model's H. The references are kept as uint8 so that the exported graph
+    stores them at a byte per value.
     """
 
     def __init__(self, model: LatentPoseModel, identity: torch.Tensor, references: torch.Tensor,
@@ -107,7 +108,8 @@ class FrozenWarpCharacter(FrozenCharacter):
         pose = self.reference_params[:, POSE_INDEX]
         self.shared_pose = bool((pose == pose[:1]).all())
 
-    def forward(self, driver: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, driver: torch.Tensor, previous_choice: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         n = driver.shape[0]
         pose = self.pose_encoder(driver)
         raw = self.generator.raw(self.adain_params(pose))
@@ -115,8 +117,8 @@ class FrozenWarpCharacter(FrozenCharacter):
         if not self.shared_pose:  # each reference warped by its own grid, per driver
             references = references.expand(n, -1, -1, -1, -1)
         out = self.warp(raw, pose, references, self.reference_params[None].expand(n, -1, -1),
-                        shared_pose=self.shared_pose)
-        return out.rgb, out.mask, pose
+                        shared_pose=self.shared_pose, previous_choice=previous_choice)
+        return out.rgb, out.mask, pose, out.choice
 
 
 def create_model(name: str, **overrides) -> LatentPoseModel:

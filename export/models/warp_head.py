@@ -58,15 +58,34 @@ TIE_BREAK = 0.25
 # from a different drawing (Mina redrew her own grin with another image's eyes and tongue).
 TIE_NAMES = ("eye_open_l", "eye_open_r", "mouth_open", "smile", "mouth_width", "yaw", "pitch", "roll")
 # At inference (eval mode) both softmaxes, the regions' at each pixel and each region's choice of
-# drawing, run at a quarter of their trained temperature; on 16 held-out identities masked L1 and
-# sharpness did not change. Regions: as trained an eye's region covered its eye only about half,
-# so where the eye and the rest chose different drawings both showed, two pupils, one faint (Mina
-# on the demo clip, most frames); training keeps them as they are, since a run trained sharper
-# learnt logits a quarter as large and 23 % of Mina's face pixels were shared again. Choice:
-# drawings nearly alike in what the driver conveys blended into ghosts; Mina driven to 16 random
-# expressions (tests/test_assets.py) mixed drawings in 23 % of her face pixels with the choice as
-# trained, 13 % sharpened (the rest: where regions that chose different drawings meet).
-INFERENCE_SHARPENING = 4.0
+# drawing, run sharper than trained. Regions, at a quarter of their trained temperature: as
+# trained an eye's region covered its eye only about half, so where the eye and the rest chose
+# different drawings both showed, two pupils, one faint (Mina on the demo clip, most frames);
+# training keeps them as they are, since a run trained sharper learnt logits a quarter as large
+# and 23 % of Mina's face pixels were shared again. Choice, at a sixty-fourth: drawings nearly alike
+# in what the driver conveys cross-faded, the whole face a ghost of two drawings. The rest of the
+# face chooses by ties only (a sheet's drawings share one pose), a quarter the weight, so its
+# cross-fades were the widest. Mina driven to 16 random expressions (tests/test_assets.py) mixed
+# drawings in 23 % of her face pixels with both as trained, 13 % with both at a quarter, 2.5 %
+# with the choice at a sixty-fourth (the rest: where regions that chose different drawings meet).
+# On 16 held-out identities masked L1 and sharpness did not change with either.
+REGION_SHARPENING = 4.0
+CHOICE_SHARPENING = 64.0
+# Given the previous frame's choice, each region's previous drawing counts as this much nearer (in
+# the choice's distance): a hold, so that a driver between two drawings does not flick between
+# them. Mina on the demo clip (471 frames) switched drawings 53 / 91 / 50 / 86 times (left eye,
+# right eye, mouth, the rest), 8 / 17 / 8 / 21 of them for a single frame; held by 0.04, 44 / 59 /
+# 40 / 38 and 6 / 3 / 6 / 1, with 93 % of choices as without. The median gap between a region's
+# nearest and second-nearest drawing on that clip is 0.06-0.25.
+HOLD_MARGIN = 0.04
+# At inference the references are sampled from a copy twice their side, upsampled bicubically
+# (onnxruntime folds it into a constant when it loads the graph): bilinear sampling at part-pixel
+# offsets blurs every line by up to half a pixel, and on the finer copy by half as much. On 16
+# held-out identities sharpness went from 0.74 to 0.85 of the truth's (direct bicubic sampling:
+# 0.92, but 73 ms a frame in onnxruntime on the CPU; this: 31 -> 35 ms for Mina). Textures stop at
+# SUPERSAMPLED_UP_TO px a side: a 512 px character's copy would take 134 MB.
+SUPERSAMPLE = 2
+SUPERSAMPLED_UP_TO = 512
 # The parameters each region (left eye, right eye, mouth, the rest) chooses its reference by, and
 # their weights in the distance.
 REGION_PARAMS: tuple[dict[str, float], ...] = (
@@ -114,33 +133,45 @@ class WarpHead(nn.Module):
         self.readout = nn.Linear(pose_dim, P.NUM_PARAMS)
         self.register_buffer("region_weights", _region_weights(), persistent=False)
 
-    def sharpening(self) -> float:
-        """How many times sharper than trained the softmaxes run: see INFERENCE_SHARPENING."""
-        return 1.0 if self.training else INFERENCE_SHARPENING
+    def sharpening(self, at_inference: float) -> float:
+        """How many times sharper than trained a softmax runs: see REGION_SHARPENING."""
+        return 1.0 if self.training else at_inference
 
-    def choose(self, driver_unit: torch.Tensor, reference_unit: torch.Tensor) -> torch.Tensor:
-        """[N,P], [N,R,P] parameters in unit scale -> [N,4,R] softmax choice per region."""
+    def texture(self, references: torch.Tensor) -> torch.Tensor:
+        """[B,C,S,S] references in [0,1] -> what the grids sample: see SUPERSAMPLE."""
+        side = references.shape[-1] * SUPERSAMPLE
+        if self.training or side > SUPERSAMPLED_UP_TO:
+            return references
+        return F.interpolate(references, size=(side, side), mode="bicubic", align_corners=False).clamp(0, 1)
+
+    def choose(self, driver_unit: torch.Tensor, reference_unit: torch.Tensor,
+               previous: torch.Tensor | None = None) -> torch.Tensor:
+        """[N,P], [N,R,P] parameters in unit scale -> [N,4,R] softmax choice per region;
+        ``previous`` [1 or N,4,R]: the last frame's choice, held by HOLD_MARGIN."""
         diff = (driver_unit[:, None, None, :] - reference_unit[:, None, :, :]) ** 2  # [N,1,R,P]
         dist = (diff * self.region_weights[None, :, None, :]).sum(-1)  # [N,4,R]
-        return torch.softmax(-dist * (self.sharpening() / CHOICE_TEMPERATURE), dim=-1)
+        if previous is not None:
+            dist = dist - HOLD_MARGIN * previous
+        return torch.softmax(-dist * (self.sharpening(CHOICE_SHARPENING) / CHOICE_TEMPERATURE), dim=-1)
 
     def forward(self, raw: torch.Tensor, pose: torch.Tensor, references: torch.Tensor,
-                reference_params: torch.Tensor, shared_pose: bool = False) -> WarpOutput:
+                reference_params: torch.Tensor, shared_pose: bool = False,
+                previous_choice: torch.Tensor | None = None) -> WarpOutput:
         """raw [N,11,h,w] (the trunk's output), pose [N,Q] (pose code), references [N,R,4,S,S]
         (RGB and mask in [0,1]), reference_params [N,R,NUM_PARAMS] (their expression parameters).
         ``shared_pose``: one set of references [1,R,4,S,S] for every driver (a frozen character),
         each showing the head at one pose (as a sheet drawn alike does), so one grid samples them
-        all at once: the same picture for less work."""
+        all at once: the same picture for less work. ``previous_choice``: see :meth:`choose`."""
         n, (_, r, _, side, _) = raw.shape[0], references.shape
         unit = self.readout(pose)  # [N,P]
-        choice = self.choose(unit, to_unit(reference_params))  # [N,4,R]
+        choice = self.choose(unit, to_unit(reference_params), previous_choice)  # [N,4,R]
         driver_params = from_unit(unit)
 
         def up(x):
             return F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
 
         flow = self.max_flow * torch.tanh(up(raw[:, FLOW]))  # [N,2,S,S]
-        regions = softmax_channels(raw[:, REGIONS] * self.sharpening())
+        regions = softmax_channels(raw[:, REGIONS] * self.sharpening(REGION_SHARPENING))
         residual = torch.tanh(up(raw[:, RESIDUAL])) * 0.75 + 0.5
         alpha = torch.sigmoid(raw[:, ALPHA] + ALPHA_BIAS)  # [N,1,h,w]
         own_mask = torch.sigmoid(up(raw[:, MASK]))
@@ -153,13 +184,13 @@ class WarpHead(nn.Module):
             # weighted sum runs in that layout: the references are never copied per driver (that
             # copy took 1.2 ms of a frame in onnxruntime on the CPU).
             grid = head_motion_grid(points, driver_params, reference_params[:, :1])[:, 0]  # [N,S,S,2]
-            warped = F.grid_sample(references.flatten(1, 2), grid.reshape(1, -1, side, 2), mode="bilinear",
+            warped = F.grid_sample(self.texture(references.flatten(1, 2)), grid.reshape(1, -1, side, 2), mode="bilinear",
                                    padding_mode="zeros", align_corners=False)  # [1,R*4,N*S,S]
             warped = warped.view(r, 4, -1, side, side)  # [R,4,N,S,S]
             copied = (warped * weights.transpose(0, 1)[:, None]).sum(0).transpose(0, 1)  # [N,4,S,S]
         else:
             grid = head_motion_grid(points, driver_params, reference_params)  # [N,R,S,S,2]
-            warped = F.grid_sample(references.flatten(0, 1), grid.flatten(0, 1), mode="bilinear",
+            warped = F.grid_sample(self.texture(references.flatten(0, 1)), grid.flatten(0, 1), mode="bilinear",
                                    padding_mode="zeros", align_corners=False)  # [N*R,4,S,S]
             copied = (warped.view(n, r, 4, side, side) * weights[:, :, None]).sum(1)  # [N,4,S,S]
         a = up(alpha)

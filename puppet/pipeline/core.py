@@ -4,7 +4,8 @@ Three worker threads joined by one-slot hand-offs (:mod:`puppet.pipeline.handoff
 
     capture thread   source.read(), mirror
     track thread     tracker (or slider parameters), driver preparation
-    output thread    engine.run, compositing, on_frame callback, recorder.submit
+    output thread    engine.run (given its last choice of drawings), compositing, on_frame callback,
+                     recorder.submit
 
 Inference and tracking are the two heavy stages and they sit on different threads, so both
 cores of a small machine work at once (onnxruntime and mediapipe release the GIL). In LIVE mode
@@ -137,6 +138,8 @@ class Pipeline:
         self._stats = RunStats(config.stats_window)
         self._frames_in = 0
         self._stale_character = 0
+        # The character's last choice of drawings, fed to its next frame (output thread only).
+        self._held: tuple[Engine, np.ndarray] | None = None
         self._error: str | None = None
         self._recorder: Recorder | None = None
         self._last_recording: RecordingResult | None = None
@@ -388,8 +391,10 @@ class Pipeline:
         frame = work.frame
         try:
             t0 = time.perf_counter()
-            out = work.engine.run(work.tensor)
+            held = self._held[1] if self._held is not None and self._held[0] is work.engine else None
+            out = work.engine.run(work.tensor, held)
             t1 = time.perf_counter()
+            self._held = (work.engine, out.choice) if out.choice is not None else None
         except Exception:
             self._count_error("infer", frame.index)
             return None
