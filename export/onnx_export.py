@@ -48,7 +48,7 @@ def export_onnx(graph: FrozenCharacter, resolution: int) -> bytes:
     args: tuple[torch.Tensor, ...] = (torch.rand(1, 3, resolution, resolution),)
     inputs, outputs = [INPUT], list(OUTPUTS)
     if warp:
-        args += (torch.zeros(1, 4, len(graph.references)),)
+        args += (graph.nothing_held(),)
         inputs.append(PREVIOUS_CHOICE)
         outputs.append(CHOICE)
     buf = io.BytesIO()
@@ -162,7 +162,7 @@ def check_parity(graph: FrozenCharacter, graph_bytes: bytes, resolution: int, ba
     names = [o.name for o in sess.get_outputs()]
     previous: list[torch.Tensor | None] = [None]
     if PREVIOUS_CHOICE in {i.name for i in sess.get_inputs()}:  # nothing held, and drawing 0 held
-        held = torch.zeros(1, 4, len(graph.references))
+        held = graph.nothing_held()
         previous = [held, held.index_fill(2, torch.tensor([0]), 1.0)]
     err = 0.0
     for p in previous:

@@ -168,10 +168,10 @@ class _BoundRunner:
         self.input = ort.OrtValue.ortvalue_from_shape_and_type([1, 3, r, r], np.float32, "cuda", 0)
         shapes = {"rgb": [1, 3, s, s], "mask": [1, 1, s, s], "pose": [1, manifest.pose_dim]}
         self.previous: ort.OrtValue | None = None
-        drawings = drawings_chosen(session)
-        if drawings:
-            shapes[CHOICE] = [1, 4, drawings]
-            self.previous = ort.OrtValue.ortvalue_from_shape_and_type([1, 4, drawings], np.float32, "cuda", 0)
+        held = held_shape(session)
+        if held:
+            shapes[CHOICE] = list(held)
+            self.previous = ort.OrtValue.ortvalue_from_shape_and_type(list(held), np.float32, "cuda", 0)
         self.outputs = {name: ort.OrtValue.ortvalue_from_shape_and_type(shape, np.float32, "cuda", 0)
                         for name, shape in shapes.items()}
         self.binding = session.io_binding()
@@ -190,13 +190,13 @@ class _BoundRunner:
         return [value.numpy() for value in self.outputs.values()]
 
 
-def drawings_chosen(session: ort.InferenceSession) -> int:
-    """How many drawings a warp character's graph chooses among when it takes the previous
-    choice (see bundle.PREVIOUS_CHOICE); 0 for other graphs."""
+def held_shape(session: ort.InferenceSession) -> tuple[int, ...]:
+    """The shape of a warp character's previous-choice input ([1, regions, drawings]: see
+    bundle.PREVIOUS_CHOICE); empty for graphs that choose no drawings."""
     for i in session.get_inputs():
         if i.name == PREVIOUS_CHOICE:
-            return int(i.shape[-1])
-    return 0
+            return tuple(int(d) for d in i.shape)
+    return ()
 
 
 class Engine:
@@ -217,8 +217,13 @@ class Engine:
         self._bound = bound
         self._lock = threading.Lock()
         self.provider = PROVIDER_NAMES.get(session.get_providers()[0], session.get_providers()[0])
-        self.drawings = drawings_chosen(session)  # > 0: run() takes and gives a choice of drawings
-        self._outputs = list(OUTPUTS) + ([CHOICE] if self.drawings else [])
+        self._held_shape = held_shape(session)  # non-empty: run() takes and gives a choice of drawings
+        self._outputs = list(OUTPUTS) + ([CHOICE] if self._held_shape else [])
+
+    @property
+    def drawings(self) -> int:
+        """How many drawings a warp character chooses among; 0 for graphs that do not choose."""
+        return self._held_shape[-1] if self._held_shape else 0
 
     @property
     def driver_resolution(self) -> int:
@@ -262,10 +267,10 @@ class Engine:
             raise ValueError(f"{self.bundle.path}: driver must be [N,3,{r},{r}], got {list(driver.shape)}")
         driver = np.ascontiguousarray(driver, dtype=np.float32)
         feed = {INPUT: driver}
-        if self.drawings:
-            held = np.zeros((1, 4, self.drawings), np.float32) if previous_choice is None else previous_choice
-            if held.shape != (1, 4, self.drawings):
-                raise ValueError(f"{self.bundle.path}: previous_choice must be [1,4,{self.drawings}], "
+        if self._held_shape:
+            held = np.zeros(self._held_shape, np.float32) if previous_choice is None else previous_choice
+            if held.shape != self._held_shape:
+                raise ValueError(f"{self.bundle.path}: previous_choice must be {list(self._held_shape)}, "
                                  f"got {list(held.shape)}")
             feed[PREVIOUS_CHOICE] = np.ascontiguousarray(held, dtype=np.float32)
         with self._lock:

@@ -9,7 +9,7 @@ from .backbones import build_encoder
 from .config import ModelConfig, get_config
 from .generator import Generator
 from .head_motion import POSE_INDEX
-from .warp_head import WarpHead, WarpOutput
+from .warp_head import REGION_PARAMS, WarpHead, WarpOutput
 
 
 class LatentPoseModel(nn.Module):
@@ -107,6 +107,10 @@ class FrozenWarpCharacter(FrozenCharacter):
         self.register_buffer("reference_params", reference_params.float().clone())
         pose = self.reference_params[:, POSE_INDEX]
         self.shared_pose = bool((pose == pose[:1]).all())
+
+    def nothing_held(self) -> torch.Tensor:
+        """[1, regions, R] zeros: a previous choice that holds no drawing."""
+        return torch.zeros(1, len(REGION_PARAMS), len(self.references))
 
     def forward(self, driver: torch.Tensor, previous_choice: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
