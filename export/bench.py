@@ -62,7 +62,8 @@ def bench_preset(name: str, cfg: BenchConfig) -> list[dict]:
     if model.warp is not None:  # a character's worth of references at the usual output side
         side = OUTPUT_RESOLUTION
         refs = {"references": torch.randint(0, 256, (MAX_REFERENCES, 4, side, side), dtype=torch.uint8),
-                "reference_params": torch.from_numpy(np.stack([P.neutral()] * MAX_REFERENCES))}
+                "reference_params": torch.from_numpy(np.stack([P.neutral()] * MAX_REFERENCES)),
+                "reference_drivers": torch.rand(MAX_REFERENCES, 3, model.cfg.resolution, model.cfg.resolution)}
     graph = character_graph(model, torch.randn(1, model.cfg.identity_dim), **refs)
     res = model.cfg.resolution
     x = torch.rand(cfg.batch, 3, res, res)

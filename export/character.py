@@ -88,6 +88,15 @@ def parity_drivers(base: BaseModel, sources: SourceSet) -> np.ndarray:
     return sources.images[np.arange(3) % len(sources.images)]
 
 
+def showing_drivers(base: BaseModel, images: np.ndarray, expressions: np.ndarray) -> np.ndarray:
+    """float32 [R,3,H,W]: a driver showing each of a warp character's images [R,3,H,W] at the
+    model's side, with its expression [R, NUM_PARAMS]: the base's proxy at that expression, or
+    the image itself for a face-driven base. Where the choice of drawing places each image."""
+    if base.cfg.driving_mode == "proxy":
+        return np.stack([proxy_render(p, base.cfg.resolution, base.proxy_seed) for p in expressions])
+    return images.astype(np.float32)
+
+
 def covering_references(expressions: np.ndarray, limit: int = MAX_REFERENCES) -> list[int]:
     """Indices of at most ``limit`` images whose faces (eyes, brows, mouth) cover the expressions
     best: the one nearest rest first, then each time the one farthest from those chosen."""
@@ -138,7 +147,9 @@ def warp_character(base: BaseModel, sources: SourceSet, opts: CharacterOptions) 
     full = recrop(sources, keep, side)
     masks = full.masks if opts.use_mask else np.ones_like(full.masks)
     identity = mean_identity(base.model, sources)
-    graph = character_graph(base.model, identity, as_bytes(full.images, masks), torch.from_numpy(expressions[keep]))
+    drivers = showing_drivers(base, sources.images[keep], expressions[keep])
+    graph = character_graph(base.model, identity, as_bytes(full.images, masks), torch.from_numpy(expressions[keep]),
+                            torch.from_numpy(drivers))
     return graph, side
 
 

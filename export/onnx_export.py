@@ -29,16 +29,20 @@ class ParityReport:
 
 
 def character_graph(model: LatentPoseModel, identity: torch.Tensor, references: torch.Tensor | None = None,
-                    reference_params: torch.Tensor | None = None) -> FrozenCharacter:
+                    reference_params: torch.Tensor | None = None,
+                    reference_drivers: torch.Tensor | None = None) -> FrozenCharacter:
     """The frozen-identity module in export mode (eval, float32, CPU). A warp-head model also
-    freezes in its references (uint8 [R,4,S,S]: RGB and mask at the output side) and their
-    expression parameters [R, NUM_PARAMS]."""
+    freezes in its references (uint8 [R,4,S,S]: RGB and mask at the output side), their
+    expression parameters [R, NUM_PARAMS] and where its choice places them, read from a driver
+    showing each [R,3,H,W]."""
     model = model.float().cpu().eval()
     if model.warp is None:
         return FrozenCharacter(model, identity.float().cpu()).eval()
-    if references is None or reference_params is None:
-        raise ValueError("a warp-head character needs its reference images and their expression parameters")
-    return FrozenWarpCharacter(model, identity.float().cpu(), references.cpu(), reference_params.cpu()).eval()
+    if references is None or reference_params is None or reference_drivers is None:
+        raise ValueError("a warp-head character needs its reference images, their expression parameters "
+                         "and a driver showing each")
+    return FrozenWarpCharacter(model, identity.float().cpu(), references.cpu(), reference_params.cpu(),
+                               reference_drivers.cpu()).eval()
 
 
 def export_onnx(graph: FrozenCharacter, resolution: int) -> bytes:

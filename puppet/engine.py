@@ -160,20 +160,25 @@ def _trt_options(config: EngineConfig, bundle: Bundle) -> dict[str, str]:
 
 
 class _BoundRunner:
-    """CUDA IOBinding over fixed device buffers for batch 1 (what CUDA graph replay needs)."""
+    """IOBinding over fixed device buffers for batch 1 (what CUDA graph replay needs). ``device``
+    is onnxruntime's name of where the buffers live: "cuda" in use; "cpu" runs the same binding
+    where there is no GPU."""
 
-    def __init__(self, session: ort.InferenceSession, manifest: Manifest):
+    def __init__(self, session: ort.InferenceSession, manifest: Manifest, device: str = "cuda"):
         self.session = session
         r, s = manifest.driver_resolution, manifest.output_resolution
-        self.input = ort.OrtValue.ortvalue_from_shape_and_type([1, 3, r, r], np.float32, "cuda", 0)
+
+        def buffer(shape: list[int]) -> ort.OrtValue:
+            return ort.OrtValue.ortvalue_from_shape_and_type(shape, np.float32, device, 0)
+
+        self.input = buffer([1, 3, r, r])
         shapes = {"rgb": [1, 3, s, s], "mask": [1, 1, s, s], "pose": [1, manifest.pose_dim]}
         self.previous: ort.OrtValue | None = None
         held = held_shape(session)
         if held:
             shapes[CHOICE] = list(held)
-            self.previous = ort.OrtValue.ortvalue_from_shape_and_type(list(held), np.float32, "cuda", 0)
-        self.outputs = {name: ort.OrtValue.ortvalue_from_shape_and_type(shape, np.float32, "cuda", 0)
-                        for name, shape in shapes.items()}
+            self.previous = buffer(list(held))
+        self.outputs = {name: buffer(shape) for name, shape in shapes.items()}
         self.binding = session.io_binding()
         self.binding.bind_ortvalue_input(INPUT, self.input)
         if self.previous is not None:

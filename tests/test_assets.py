@@ -32,9 +32,10 @@ MODEL_VS_NEAREST = 0.85  # masked L1, model / nearest source (measured 0.78 here
 MIN_SHARPNESS = 0.76
 FOLLOWS = {"eyes_change": 0.8, "mouth_change": 0.8, "yaw_shift_px": 0.6, "pitch_shift_px": 0.8,
            "roll_deg": 0.85}  # measured 1.00, 0.99, 0.73, 0.98, 0.97 (the synthesis base: mouth 0.10)
-# Masked L1 to each of its own sources at the output resolution (measured: mina up to 0.031, the
-# procedural characters up to 0.016 and 0.021; mina 0.050 while brows and gaze chose references)
-MAX_SOURCE_L1 = {"mina": 0.033, "procedural-1000004": 0.018, "procedural-1000013": 0.022}
+# Masked L1 to each of its own sources at the output resolution (measured: mina up to 0.025, the
+# procedural characters up to 0.016 and 0.024; mina 0.030 with her drawings placed at their
+# parameters instead of where the read-out puts them, 0.050 while brows and gaze chose references)
+MAX_SOURCE_L1 = {"mina": 0.027, "procedural-1000004": 0.018, "procedural-1000013": 0.026}
 
 # Each demo character, the images (and hand-read or true expressions) it was made from, and
 # whether they are crops already.
@@ -95,8 +96,9 @@ def test_each_pixel_of_a_drawn_face_comes_from_one_drawing(monkeypatch):
     """Where two regions share a pixel and chose different drawings, both show (two pupils, one
     faint), and so do two drawings that one region's choice blends. Mina driven to random
     expressions: few face pixels are shared between regions (measured 6 %; 29 % with the regions'
-    softmax as trained) or mix drawings (measured 2.5 %; 13 % with the choice at a quarter of its
-    trained temperature, 23 % as trained)."""
+    softmax as trained) or mix drawings (measured 0.13 %; 1.6 % without the eyes and mouth
+    leaning to the rest's drawing, 2.5 % with her drawings placed at their expressions, 13 % with
+    the choice at a quarter of its trained temperature, 23 % as trained)."""
     from export.base_model import load_base
     from export.character import CharacterOptions, warp_character
     from export.models import warp_head
@@ -163,7 +165,7 @@ def engines():
 
 def test_each_demo_character_draws_each_of_its_sources(engines):
     """Driven at the expression (and pose, relative to the set's) of each of its source images,
-    each character draws that image, at its output resolution."""
+    each character draws that image, every region from it, at its output resolution."""
     from export.character import relative_pose
 
     for name, engine in engines.items():
@@ -172,6 +174,8 @@ def test_each_demo_character_draws_each_of_its_sources(engines):
         out = engine.run(drivers)
         errors = np.abs(out.rgb * out.mask - sources.images * sources.masks).mean((1, 2, 3))
         assert errors.max() <= MAX_SOURCE_L1[name], (name, errors.round(4))
+        drawn_from = out.choice.argmax(-1)  # [sources, regions]
+        np.testing.assert_array_equal(drawn_from, np.arange(len(params))[:, None].repeat(drawn_from.shape[1], 1))
 
 
 def test_a_character_holds_its_drawings_until_the_driver_is_clearly_nearer_another(engines):
@@ -194,7 +198,7 @@ def test_a_character_holds_its_drawings_until_the_driver_is_clearly_nearer_anoth
     free, held = chosen(False), chosen(True)
     up, down = slice(0, 17), slice(None, 16, -1)  # down reversed: the same drivers in the same order
     np.testing.assert_array_equal(free[up], free[down])
-    assert len(np.unique(free[up, 0])) >= 3  # the sweep crosses drawings
+    assert len(np.unique(free[up, 0])) >= 2  # the sweep crosses drawings
     assert (held[up] != held[down]).any()
     assert (held[0] == free[0]).all() and (held[16] == free[16]).all()  # at the ends, the nearest
 

@@ -48,6 +48,33 @@ def test_runs_the_graph_like_a_plain_session(engine, tiny_face_bundle):
     assert engine.drawings == 0 and out.choice is None  # a synthesis graph chooses no drawings
 
 
+@pytest.mark.parametrize("which", ["synthesis", "warp"])
+def test_the_device_binding_runs_the_graph_like_a_plain_session(which, tiny_face_bundle):
+    """The fixed buffers that CUDA graph replay runs on, bound here on the CPU: the same inputs
+    (a warp character's previous choice included) give the same outputs, in the same order."""
+    from puppet.assets import first_demo_character
+    from puppet.engine import _BoundRunner
+
+    bundle = read_bundle(tiny_face_bundle if which == "synthesis" else first_demo_character())
+    session = make_session(bundle.graph, [], intra_op_threads=1)
+    runner = _BoundRunner(session, bundle.manifest, device="cpu")
+    x = drivers(1, bundle.manifest.driver_resolution)
+    feeds, held = {"driver": x}, []
+    if which == "warp":
+        # far more than a real choice (at most 1) holds: every region keeps the drawing it is given
+        held = [None, 1000 * np.eye(session.get_inputs()[1].shape[-1], dtype=np.float32)[[2, 2, 5, 1]][None]]
+    for previous in held or [None]:
+        if which == "warp":
+            feeds["previous_choice"] = np.zeros_like(held[1]) if previous is None else previous
+        want = session.run(None, feeds)
+        got = runner.run(x, previous)
+        assert [o.name for o in session.get_outputs()] == list(runner.outputs)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+    if which == "warp":  # the previous choice reached the graph
+        assert runner.run(x, held[1])[-1][0].argmax(-1).tolist() == [2, 2, 5, 1]
+
+
 def test_reports_the_provider_that_actually_runs(tiny_face_bundle):
     e = Engine.load(tiny_face_bundle)  # auto: TensorRT, CUDA, CPU
     assert e.provider == PROVIDER_NAMES[e._session.get_providers()[0]]

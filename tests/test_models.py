@@ -17,7 +17,8 @@ from puppet.heads import Identity, render_head
 
 def frozen_references(model, count: int = 3) -> dict[str, torch.Tensor]:
     """A warp-head character's references (a procedural head's expression sheet, uint8, at twice
-    the model's side) and their parameters; nothing for a synthesis head."""
+    the model's side), their parameters and the head showing each at the model's side; nothing
+    for a synthesis head."""
     if model.warp is None:
         return {}
     side = 2 * model.cfg.resolution
@@ -25,8 +26,9 @@ def frozen_references(model, count: int = 3) -> dict[str, torch.Tensor]:
     params = np.stack([P.neutral(), P.make(eye_open_l=0, eye_open_r=0), P.make(mouth_open=1)][:count])
     renders = [render_head(ident, p, side) for p in params]
     frames = [np.concatenate([r.rgb, (r.mask[..., None] * 255 + 0.5).astype(np.uint8)], -1) for r in renders]
+    drivers = [render_head(ident, p, model.cfg.resolution).rgb.transpose(2, 0, 1) / np.float32(255) for p in params]
     return {"references": torch.from_numpy(np.stack(frames).transpose(0, 3, 1, 2).copy()),  # [R,S,S,4] -> [R,4,S,S]
-            "reference_params": torch.from_numpy(params)}
+            "reference_params": torch.from_numpy(params), "reference_drivers": torch.from_numpy(np.stack(drivers))}
 
 
 @pytest.fixture(scope="module", params=sorted(PRESETS))

@@ -104,6 +104,9 @@ def test_composite_over_colour_image_and_transparency():
     assert tuple(green[0, 0]) == (0, 177, 64)  # mask 0: background
     expected = np.round(np.clip(rgb[:, 10:20, 10:20], 0, 1) * 255).transpose(1, 2, 0)  # [3,h,w] -> [h,w,3]
     assert np.abs(green[10:20, 10:20].astype(float) - expected).max() <= 1  # mask 1: the character
+    half = Compositor(ComposeConfig(Background.of_color((0, 177, 64)), size=32)).compose(rgb, mask * 0.5, None)
+    mixed = 0.5 * np.clip(rgb[:, 10:20, 10:20], 0, 1).transpose(1, 2, 0) * 255 + 0.5 * np.array([0, 177, 64])
+    assert np.abs(half[10:20, 10:20].astype(float) - mixed).max() <= 1  # half over the background
     big = Compositor(ComposeConfig(Background.of_color((0, 177, 64)), size=64)).compose(rgb, mask, camera)
     assert big.shape == (64, 64, 3) and tuple(big[0, 0]) == (0, 177, 64)
     picture = np.zeros((100, 200, 3), np.uint8)

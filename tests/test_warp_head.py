@@ -69,14 +69,15 @@ def test_frozen_warp_character_draws_at_the_references_side():
     model = create_model("tiny-warp").eval()
     side = 2 * model.cfg.resolution
     references = (torch.rand(3, 4, side, side) * 255).to(torch.uint8)
+    drivers = torch.rand(3, 3, model.cfg.resolution, model.cfg.resolution)
     with torch.no_grad():
         identity = model.identity(torch.rand(1, 3, 3, model.cfg.resolution, model.cfg.resolution))
-        graph = FrozenWarpCharacter(model, identity, references, torch.from_numpy(np.stack([P.neutral()] * 3)))
+        graph = FrozenWarpCharacter(model, identity, references, torch.from_numpy(np.stack([P.neutral()] * 3)), drivers)
         rgb, mask, pose, choice = graph(torch.rand(2, 3, model.cfg.resolution, model.cfg.resolution))
     assert rgb.shape == (2, 3, side, side) and mask.shape == (2, 1, side, side)
     assert pose.shape == (2, model.cfg.pose_dim)
     with pytest.raises(ValueError, match="uint8"):
-        FrozenWarpCharacter(model, identity, references.float(), torch.zeros(3, P.NUM_PARAMS))
+        FrozenWarpCharacter(model, identity, references.float(), torch.zeros(3, P.NUM_PARAMS), drivers)
 
 
 def test_a_warp_character_draws_from_its_images_at_their_resolution(tmp_path):

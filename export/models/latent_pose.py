@@ -94,17 +94,29 @@ class FrozenWarpCharacter(FrozenCharacter):
     [N,1,S,S], pose [N,P], choice [N,4,R])`` at the references' side S (the output resolution),
     which may exceed the model's H. The references are kept as uint8 so that the exported graph
     stores them at a byte per value.
+
+    ``reference_drivers`` [R,3,H,W]: a driver showing each reference (the proxy at its expression,
+    or the image itself for a face-driven base). The choice of drawing places each reference
+    where the read-out puts that driver, not at its parameters: the read-out is biased (the
+    shipped base reads a smile at a third of its size), and compared with a driver read through
+    the same bias, a driver showing a drawing's expression chooses that drawing. Mina driven at
+    mina_3's expression took mina_4's mouth (masked L1 0.030); placed by the read-out, each of
+    her drawings and the procedural characters' is chosen for its own expression by every region.
     """
 
     def __init__(self, model: LatentPoseModel, identity: torch.Tensor, references: torch.Tensor,
-                 reference_params: torch.Tensor):
+                 reference_params: torch.Tensor, reference_drivers: torch.Tensor):
         super().__init__(model, identity)
         if references.dtype != torch.uint8 or references.dim() != 4 or references.shape[1] != 4:
             raise ValueError(f"references must be uint8 [R,4,S,S] (RGB and mask), not {references.dtype} "
                              f"{tuple(references.shape)}")
+        if len(reference_drivers) != len(references):
+            raise ValueError(f"{len(references)} references but {len(reference_drivers)} drivers showing them")
         self.warp = model.warp
         self.register_buffer("references", references.clone())
         self.register_buffer("reference_params", reference_params.float().clone())
+        with torch.no_grad():
+            self.register_buffer("reference_unit", self.warp.readout(self.pose_encoder(reference_drivers.float())))
         pose = self.reference_params[:, POSE_INDEX]
         self.shared_pose = bool((pose == pose[:1]).all())
 
@@ -121,7 +133,8 @@ class FrozenWarpCharacter(FrozenCharacter):
         if not self.shared_pose:  # each reference warped by its own grid, per driver
             references = references.expand(n, -1, -1, -1, -1)
         out = self.warp(raw, pose, references, self.reference_params[None].expand(n, -1, -1),
-                        shared_pose=self.shared_pose, previous_choice=previous_choice)
+                        shared_pose=self.shared_pose, previous_choice=previous_choice,
+                        reference_unit=self.reference_unit[None])
         return out.rgb, out.mask, pose, out.choice
 
 

@@ -73,11 +73,21 @@ REGION_SHARPENING = 4.0
 CHOICE_SHARPENING = 64.0
 # Given the previous frame's choice, each region's previous drawing counts as this much nearer (in
 # the choice's distance): a hold, so that a driver between two drawings does not flick between
-# them. Mina on the demo clip (471 frames) switched drawings 53 / 91 / 50 / 86 times (left eye,
-# right eye, mouth, the rest), 8 / 17 / 8 / 21 of them for a single frame; held by 0.04, 44 / 59 /
-# 40 / 38 and 6 / 3 / 6 / 1, with 93 % of choices as without. The median gap between a region's
-# nearest and second-nearest drawing on that clip is 0.06-0.25.
-HOLD_MARGIN = 0.04
+# them. Mina on the demo clip (471 frames), her drawings placed where the read-out puts them
+# (FrozenWarpCharacter), switched drawings 74 / 92 / 89 / 92 times (left eye, right eye, mouth,
+# the rest), 18 / 20 / 26 / 20 of them for a single frame; held by 0.08, 29 / 50 / 39 / 29 and
+# 1 / 2 / 2 / 0, with 84 % of choices as without (held by 0.04: 39 / 75 / 51 / 50 and 2 / 9 / 6 / 3).
+HOLD_MARGIN = 0.08
+# At inference the eyes and the mouth each count the drawing the rest of the face takes as this
+# much nearer (as the hold does the previous frame's), so that a region takes another drawing
+# only where the driver clearly asks for it (a blink, a wink, an open mouth on a face drawn with
+# it closed): where an eye and the rest took different drawings that differed little in what the
+# driver conveys, both showed where the regions meet (part of a second brow or pupil). Mina on
+# the demo clip: frames whose eyes come from another drawing than the rest 59 % -> 23 %, mouth
+# 19 % -> 4 %, face pixels where regions that chose differently meet 2.8 % -> 0.9 %; on 16 held-out
+# identities masked L1 and follow as without (their sheets' drawings differ in one feature each).
+COHERENCE = 0.3
+REST = 3  # the rest of the face, among REGION_PARAMS
 # At inference the references are sampled from a copy twice their side, upsampled bicubically
 # (onnxruntime folds it into a constant when it loads the graph): bilinear sampling at part-pixel
 # offsets blurs every line by up to half a pixel, and on the finer copy by half as much. On 16
@@ -132,6 +142,7 @@ class WarpHead(nn.Module):
         self.max_flow = max_flow
         self.readout = nn.Linear(pose_dim, P.NUM_PARAMS)
         self.register_buffer("region_weights", _region_weights(), persistent=False)
+        self.register_buffer("leans", torch.tensor([1.0, 1.0, 1.0, 0.0]), persistent=False)  # all but the rest
 
     def sharpening(self, at_inference: float) -> float:
         """How many times sharper than trained a softmax runs: see REGION_SHARPENING."""
@@ -152,19 +163,30 @@ class WarpHead(nn.Module):
         dist = (diff * self.region_weights[None, :, None, :]).sum(-1)  # [N,4,R]
         if previous is not None:
             dist = dist - HOLD_MARGIN * previous
-        return torch.softmax(-dist * (self.sharpening(CHOICE_SHARPENING) / CHOICE_TEMPERATURE), dim=-1)
+        scale = self.sharpening(CHOICE_SHARPENING) / CHOICE_TEMPERATURE
+        if not self.training:  # eyes and mouth lean to the drawing the rest of the face takes
+            rest = torch.softmax(-dist[:, REST] * scale, dim=-1)  # [N,R]
+            dist = dist - COHERENCE * rest[:, None, :] * self.leans[None, :, None]
+        return torch.softmax(-dist * scale, dim=-1)
 
     def forward(self, raw: torch.Tensor, pose: torch.Tensor, references: torch.Tensor,
                 reference_params: torch.Tensor, shared_pose: bool = False,
-                previous_choice: torch.Tensor | None = None) -> WarpOutput:
+                previous_choice: torch.Tensor | None = None,
+                reference_unit: torch.Tensor | None = None) -> WarpOutput:
         """raw [N,11,h,w] (the trunk's output), pose [N,Q] (pose code), references [N,R,4,S,S]
         (RGB and mask in [0,1]), reference_params [N,R,NUM_PARAMS] (their expression parameters).
-        ``shared_pose``: one set of references [1,R,4,S,S] for every driver (a frozen character),
-        each showing the head at one pose (as a sheet drawn alike does), so one grid samples them
-        all at once: the same picture for less work. ``previous_choice``: see :meth:`choose`."""
+        ``shared_pose``: one set of references [1,R,4,S,S] for every driver, each showing the head
+        at one pose (as a sheet drawn alike does): a frozen character at inference, where one grid
+        per driver samples only the drawings chosen (no gradient reaches the choice).
+        ``previous_choice``: see :meth:`choose`. ``reference_unit`` [1 or N,R,NUM_PARAMS]: where the
+        choice places each reference, in the read-out's unit scale; by default its parameters as
+        they are (meta-training knows them), a frozen character gives what the read-out makes of
+        a driver showing it (:class:`~.latent_pose.FrozenWarpCharacter`)."""
         n, (_, r, _, side, _) = raw.shape[0], references.shape
         unit = self.readout(pose)  # [N,P]
-        choice = self.choose(unit, to_unit(reference_params), previous_choice)  # [N,4,R]
+        if reference_unit is None:
+            reference_unit = to_unit(reference_params)
+        choice = self.choose(unit, reference_unit, previous_choice)  # [N,4,R]
         driver_params = from_unit(unit)
 
         def up(x):
@@ -177,18 +199,21 @@ class WarpHead(nn.Module):
         own_mask = torch.sigmoid(up(raw[:, MASK]))
 
         points = identity_grid(side, raw.device)[None] + flow.permute(0, 2, 3, 1)  # [N,S,S,2]
-        # sum over regions of region x choice; a MatMul (onnxruntime's Einsum took 1.2 ms here)
-        weights = (choice.transpose(1, 2) @ up(regions).flatten(2)).view(n, r, side, side)  # [N,R,S,S]
         if shared_pose:
-            # The drivers' grids, stacked along the height, sample the one set in one call, and the
-            # weighted sum runs in that layout: the references are never copied per driver (that
-            # copy took 1.2 ms of a frame in onnxruntime on the CPU).
+            if self.training:
+                raise ValueError("shared_pose samples only the chosen drawings: it is for inference")
+            # Each region takes only its chosen drawing: at inference the choice is one-hot to float
+            # precision (CHOICE_SHARPENING), so sampling all R drawings and weighing them by it
+            # gave the same picture for twice the work (Mina's frame in onnxruntime on the CPU:
+            # 31.0 -> 27.4 ms, the gather of four drawings' textures included).
             grid = head_motion_grid(points, driver_params, reference_params[:, :1])[:, 0]  # [N,S,S,2]
-            warped = F.grid_sample(self.texture(references.flatten(1, 2)), grid.reshape(1, -1, side, 2), mode="bilinear",
-                                   padding_mode="zeros", align_corners=False)  # [1,R*4,N*S,S]
-            warped = warped.view(r, 4, -1, side, side)  # [R,4,N,S,S]
-            copied = (warped * weights.transpose(0, 1)[:, None]).sum(0).transpose(0, 1)  # [N,4,S,S]
+            picked = self.texture(references[0])[choice.argmax(-1).flatten()]  # [N*4,4,S',S']
+            warped = F.grid_sample(picked.reshape(n, -1, *picked.shape[-2:]), grid, mode="bilinear",
+                                   padding_mode="zeros", align_corners=False)  # [N,4*4,S,S]
+            copied = (warped.view(n, -1, 4, side, side) * up(regions)[:, :, None]).sum(1)  # [N,4,S,S]
         else:
+            # sum over regions of region x choice; a MatMul (onnxruntime's Einsum took 1.2 ms here)
+            weights = (choice.transpose(1, 2) @ up(regions).flatten(2)).view(n, r, side, side)  # [N,R,S,S]
             grid = head_motion_grid(points, driver_params, reference_params)  # [N,R,S,S,2]
             warped = F.grid_sample(self.texture(references.flatten(0, 1)), grid.flatten(0, 1), mode="bilinear",
                                    padding_mode="zeros", align_corners=False)  # [N*R,4,S,S]

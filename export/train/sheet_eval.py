@@ -7,8 +7,8 @@ roll +-25 degrees). Three rows on the same frames:
 
 - ``static``: the rest source, as it is;
 - ``nearest``: the source whose eyes, brows and mouth are nearest the target's, as it is;
-- ``model``: the base model's picture (a warp head draws from the 8 sources; a synthesis head
-  from their mean identity).
+- ``model``: the base model's picture, as the program draws it: the character's frozen graph (a
+  warp head draws from the 8 sources; a synthesis head from their mean identity).
 
 Figures: masked L1 and PSNR against the true render, L1 over the eyes and the mouth, sharpness
 (mean absolute Laplacian over the face, output over truth: a blurred face scores below 1), and
@@ -29,6 +29,8 @@ from puppet import params as P
 from puppet.heads import Identity, render_head
 
 from ..base_model import BaseModel
+from ..character import as_bytes, showing_drivers
+from ..onnx_export import character_graph
 from .data import HELD_OUT_SEEDS, eye_regions, mouth_region
 from .evaluate import FOLLOW_DRIVERS, motion
 from .references import reference_frames
@@ -76,21 +78,19 @@ class _Character:
         self.sheet = sheet_params()
         refs = reference_frames(ident, self.sheet, res)  # [8,4,R,R]
         self.sources = refs[:, :3] * refs[:, 3:]  # [8,3,R,R] masked
-        self.references = torch.from_numpy(refs)[None]
-        self.reference_params = torch.from_numpy(self.sheet)[None]
         with torch.no_grad():
-            self.identity = base.model.identity(torch.from_numpy(self.sources)[None])  # [1,8,3,R,R] -> [1,I]
+            identity = base.model.identity(torch.from_numpy(self.sources)[None])  # [1,8,3,R,R] -> [1,I]
+        warp = {}
+        if base.model.warp is not None:
+            warp = {"references": as_bytes(refs[:, :3], refs[:, 3:]), "reference_params": torch.from_numpy(self.sheet),
+                    "reference_drivers": torch.from_numpy(showing_drivers(base, self.sources, self.sheet))}
+        self.graph = character_graph(base.model, identity, **warp)  # as the program draws it
 
     def model(self, params: np.ndarray) -> np.ndarray:
         """[T,3,R,R] masked pictures for the proxy driven at ``params`` [T, NUM_PARAMS]."""
         drivers = torch.from_numpy(np.stack([proxy_render(p, self.res, self.base.proxy_seed) for p in params]))
-        n = len(drivers)
-        refs = {}
-        if self.base.model.warp is not None:
-            refs = {"references": self.references.expand(n, -1, -1, -1, -1),
-                    "reference_params": self.reference_params.expand(n, -1, -1)}
         with torch.no_grad():
-            rgb, mask = self.base.model.eval()(self.identity.expand(n, -1), drivers, **refs)
+            rgb, mask = self.graph(drivers)[:2]
         return (rgb * mask).numpy()
 
     def nearest(self, params: np.ndarray) -> np.ndarray:
