@@ -77,6 +77,8 @@ CHOICE_SHARPENING = 64.0
 # (FrozenWarpCharacter), switched drawings 74 / 92 / 89 / 92 times (left eye, right eye, mouth,
 # the rest), 18 / 20 / 26 / 20 of them for a single frame; held by 0.08, 29 / 50 / 39 / 29 and
 # 1 / 2 / 2 / 0, with 84 % of choices as without (held by 0.04: 39 / 75 / 51 / 50 and 2 / 9 / 6 / 3).
+# With the eyes and mouth leaning to the rest's drawing (COHERENCE), as shipped: 88 / 93 / 84 / 92
+# and 19 / 19 / 18 / 20 without the hold, 33 / 40 / 32 / 29 and 2 / 3 / 1 / 0 with it.
 HOLD_MARGIN = 0.08
 # At inference the eyes and the mouth each count the drawing the rest of the face takes as this
 # much nearer (as the hold does the previous frame's), so that a region takes another drawing
@@ -87,7 +89,6 @@ HOLD_MARGIN = 0.08
 # 19 % -> 4 %, face pixels where regions that chose differently meet 2.8 % -> 0.9 %; on 16 held-out
 # identities masked L1 and follow as without (their sheets' drawings differ in one feature each).
 COHERENCE = 0.3
-REST = 3  # the rest of the face, among REGION_PARAMS
 # At inference the references are sampled from a copy twice their side, upsampled bicubically
 # (onnxruntime folds it into a constant when it loads the graph): bilinear sampling at part-pixel
 # offsets blurs every line by up to half a pixel, and on the finer copy by half as much. On 16
@@ -104,6 +105,7 @@ REGION_PARAMS: tuple[dict[str, float], ...] = (
     {"mouth_open": 1.0, "smile": 0.6, "mouth_width": 0.4},
     {"yaw": 0.3, "pitch": 0.3, "roll": 0.3},
 )
+REST = len(REGION_PARAMS) - 1  # the rest of the face, the last region
 
 
 def _region_weights() -> torch.Tensor:
@@ -142,7 +144,8 @@ class WarpHead(nn.Module):
         self.max_flow = max_flow
         self.readout = nn.Linear(pose_dim, P.NUM_PARAMS)
         self.register_buffer("region_weights", _region_weights(), persistent=False)
-        self.register_buffer("leans", torch.tensor([1.0, 1.0, 1.0, 0.0]), persistent=False)  # all but the rest
+        # the regions that lean to the rest's drawing (COHERENCE): all but the rest itself
+        self.register_buffer("leans", (torch.arange(len(REGION_PARAMS)) != REST).float(), persistent=False)
 
     def sharpening(self, at_inference: float) -> float:
         """How many times sharper than trained a softmax runs: see REGION_SHARPENING."""
@@ -158,7 +161,8 @@ class WarpHead(nn.Module):
     def choose(self, driver_unit: torch.Tensor, reference_unit: torch.Tensor,
                previous: torch.Tensor | None = None) -> torch.Tensor:
         """[N,P], [N,R,P] parameters in unit scale -> [N,4,R] softmax choice per region;
-        ``previous`` [1 or N,4,R]: the last frame's choice, held by HOLD_MARGIN."""
+        ``previous`` [1 or N,4,R]: the last frame's choice, held by HOLD_MARGIN. At inference the
+        eyes and the mouth lean to the rest's drawing by COHERENCE."""
         diff = (driver_unit[:, None, None, :] - reference_unit[:, None, :, :]) ** 2  # [N,1,R,P]
         dist = (diff * self.region_weights[None, :, None, :]).sum(-1)  # [N,4,R]
         if previous is not None:
