@@ -23,19 +23,19 @@ from puppet.pipeline import Mode, Pipeline, PipelineConfig
 from puppet.pipeline.prepare import DriverPreparer, to_tensor
 
 MAX_BYTES = 70 * 10**6  # everything in assets/, in git forever
-WARP_STEPS = 3500  # of the warp head, from the 33000-step synthesis base
+WARP_STEPS = 3000  # of the warp head's last leg (after 750 + 3500 from the 33000-step synthesis base)
 # Thresholds a little under (over) what was measured when the files were committed; the figures
 # on 16 identities are in the README.
-MODEL_VS_NEAREST = 0.85  # masked L1, model / nearest source (measured 0.78 here, 0.74 on 16)
-# output / truth (measured 0.82 here, 0.85 on 16; 0.71 and 0.74 sampling the references at their own
+MODEL_VS_NEAREST = 0.8  # masked L1, model / nearest source (measured 0.69 here, 0.67 on 16)
+# output / truth (measured 0.86 here, 0.87 on 16; 0.71 and 0.74 sampling the references at their own
 # side; the nearest source: 0.95)
-MIN_SHARPNESS = 0.76
+MIN_SHARPNESS = 0.78
 FOLLOWS = {"eyes_change": 0.8, "mouth_change": 0.8, "yaw_shift_px": 0.6, "pitch_shift_px": 0.8,
-           "roll_deg": 0.85}  # measured 1.00, 0.99, 0.73, 0.98, 0.97 (the synthesis base: mouth 0.10)
-# Masked L1 to each of its own sources at the output resolution (measured: mina up to 0.025, the
-# procedural characters up to 0.016 and 0.024; mina 0.030 with her drawings placed at their
+           "roll_deg": 0.85}  # measured 1.29, 0.98, 0.78, 0.90, 0.98 (the synthesis base: mouth 0.10)
+# Masked L1 to each of its own sources at the output resolution (measured: mina up to 0.027, the
+# procedural characters up to 0.017 and 0.021; mina 0.030 with her drawings placed at their
 # parameters instead of where the read-out puts them, 0.050 while brows and gaze chose references)
-MAX_SOURCE_L1 = {"mina": 0.027, "procedural-1000004": 0.018, "procedural-1000013": 0.026}
+MAX_SOURCE_L1 = {"mina": 0.029, "procedural-1000004": 0.019, "procedural-1000013": 0.023}
 
 # Each demo character, the images (and hand-read or true expressions) it was made from, and
 # whether they are crops already.
@@ -63,11 +63,13 @@ def test_the_base_model_is_a_trained_toon_warp_model():
 
 
 def test_the_base_model_beats_the_trivial_answers_on_sources_as_users_give_them():
-    """`puppet-export eval` on two held-out identities (figures on 16 are in the README)."""
+    """`puppet-export eval` on eight held-out identities (figures on 16 are in the README; on the first
+    two alone the turns read 0.46 of the truth's: one of them, blonde hair over the sides of a dark
+    face, turns visibly but moves the face's dark marks 0.6 px against the truth's 7.6)."""
     from export.base_model import load_base
     from export.train.sheet_eval import SheetEvalConfig, sheet_evaluate
 
-    r = sheet_evaluate(load_base(DEFAULT_BASE, with_discriminator=False), SheetEvalConfig(identities=2, targets=4))
+    r = sheet_evaluate(load_base(DEFAULT_BASE, with_discriminator=False), SheetEvalConfig(identities=8, targets=4))
     assert r["model_l1"] < MODEL_VS_NEAREST * r["nearest_l1"], r
     assert r["model_sharpness"] > MIN_SHARPNESS, r  # drawn with the sources' own pixels, not blurred
     for key, least in FOLLOWS.items():

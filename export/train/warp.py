@@ -4,9 +4,10 @@ Fine-tuning pairs each warped source with a proxy render whose parameters moved 
 amount, so the character learns to follow those parameters. Both warps use the proxy framing
 (head centre at ``CENTRE``, face half-height ``UNIT`` of the side), which every source crop shares.
 
-- ``turn``: yaw and pitch as 2.5-D parallax. The head is taken as an ellipsoid; a point at depth
-  z shifts by z*sin(angle) as the renderer's head turns, so the middle of the face moves most
-  and the outline stays (as on the procedural heads, whose silhouette barely moves).
+- ``turn``: yaw and pitch as 2.5-D parallax, the warp head's own (:mod:`export.models.head_motion`).
+  The head is taken as an ellipsoid; a point at depth z shifts by z*sin(angle) as the renderer's
+  head turns, so the middle of the face moves most and the outline stays (as on the procedural
+  heads, whose silhouette barely moves).
 - ``affine``: roll, offset and scale, exact for a flat picture.
 """
 
@@ -14,9 +15,14 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
+from puppet import params as P
 from puppet.heads import CENTRE, PROXY
 from puppet.heads.render import UNIT
+
+from ..models.head_motion import head_motion_grid, identity_grid
 
 
 def face_coords(res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
@@ -29,16 +35,14 @@ def face_coords(res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
 
 def turn(img: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
     """[C,R,R] float image with its face turned by ``yaw`` / ``pitch`` degrees (signs as in
-    :mod:`puppet.params`: + yaw moves the face to screen right, + pitch lifts the chin)."""
-    c, r, _ = img.shape
-    xs, ys, u, v, half = face_coords(r)
-    depth = PROXY.face_depth * half * np.sqrt(np.clip(1 - u * u - v * v, 0, None))  # pixels towards the viewer
-    dx = depth * np.sin(np.radians(yaw))
-    dy = -depth * np.sin(np.radians(pitch))
-    # Backward map, displacement read at the output pixel: close enough for shifts of a few pixels.
-    out = cv2.remap(img.transpose(1, 2, 0), xs - dx, ys - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                    borderValue=0)
-    return out.reshape(r, r, c).transpose(2, 0, 1)  # [R,R,C] -> [C,R,R]
+    :mod:`puppet.params`: + yaw moves the face to screen right, + pitch lifts the chin): the warp
+    head's parallax (:func:`~export.models.head_motion.head_motion_grid`) from rest to that pose."""
+    r = img.shape[-1]
+    grid = head_motion_grid(identity_grid(r)[None], torch.from_numpy(P.make(yaw=yaw, pitch=pitch))[None],
+                            torch.from_numpy(P.neutral())[None, None])[:, 0]  # [1,R,R,2]
+    out = F.grid_sample(torch.from_numpy(np.ascontiguousarray(img, np.float32))[None], grid, mode="bilinear",
+                        padding_mode="zeros", align_corners=False)
+    return out[0].numpy()
 
 
 def affine(img: np.ndarray, roll: float, dx: float, dy: float, scale: float) -> np.ndarray:
