@@ -127,7 +127,7 @@ def cmd_eval_expressions(args: argparse.Namespace) -> int:
     readers |= {"base read-out": base_reader(base), "rest (trivial answer)": rest_reader}
     report = {}
     for label, reader in readers.items():
-        scores = evaluate(reader, args.folders, seed=args.seed)
+        scores = evaluate(reader, args.folders, seed=args.seed, only=tuple(args.only))
         report[label] = [vars(s) for s in scores]
         if not args.json:
             print(f"{label}\n{TABLE_HEAD}\n" + "\n".join(s.row() for s in scores) + "\n")
@@ -137,12 +137,14 @@ def cmd_eval_expressions(args: argparse.Namespace) -> int:
 
 
 def cmd_train_reader(args: argparse.Namespace) -> int:
-    """Train the dedicated expression reader on styled procedural heads and export it to ONNX."""
-    from .reader.train import ReaderTrainConfig, export_onnx, train_reader
+    """Train the dedicated expression reader on styled procedural heads (and labelled drawings) and
+    export it to ONNX."""
+    from .reader.train import ReaderTrainConfig, export_onnx, labelled_sets, train_reader
 
     logging.getLogger("export.reader").setLevel(logging.INFO)  # its progress lines, without -v
-    cfg = ReaderTrainConfig(sets=args.sets, minutes=args.minutes, threads=args.threads, seed=args.seed)
-    export_onnx(train_reader(args.work, cfg), args.output)
+    cfg = ReaderTrainConfig(sets=args.sets, minutes=args.minutes, threads=args.threads, seed=args.seed, lr=args.lr)
+    labelled = labelled_sets(args.labelled, tuple(args.leave_out))
+    export_onnx(train_reader(args.work, cfg, labelled, args.init), args.output)
     print(f"wrote {args.output}")
     return 0
 
@@ -269,13 +271,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--reader", type=Path, default=DEFAULT_READER,
                    help="expression reader (ONNX; default: the shipped one, its row left out where absent)")
     c.add_argument("--seed", type=int, default=0, help="seed of the order each character's images are read in")
+    c.add_argument("--only", nargs="+", default=[], metavar="NAME", help="score only these characters")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_eval_expressions)
 
-    c = sub.add_parser("train-reader", help="train the expression reader on styled procedural heads (ONNX)")
+    c = sub.add_parser("train-reader",
+                       help="train the expression reader on styled procedural heads and labelled drawings (ONNX)")
     c.add_argument("-o", "--output", type=Path, default=DEFAULT_READER, help="ONNX file (default: the shipped one)")
     c.add_argument("--work", type=Path, required=True, help="folder for the rendered sets and checkpoints")
     c.add_argument("--sets", type=int, default=2000, help="training identities (8 expressions each)")
+    c.add_argument("--labelled", type=Path, nargs="+", default=[],
+                   help="style folders of labelled drawings (as eval-expressions reads them) to mix in")
+    c.add_argument("--leave-out", nargs="+", default=[], metavar="NAME",
+                   help="labelled characters not to train on (to measure the reader on)")
+    c.add_argument("--init", type=Path, help="start from this run's reader.pt weights")
+    c.add_argument("--lr", type=float, default=1e-3)
     c.add_argument("--minutes", type=float, default=18.0, help="wall-clock training budget")
     c.add_argument("--threads", type=int, default=1)
     c.add_argument("--seed", type=int, default=0)

@@ -80,6 +80,14 @@ def labelled_characters(folder: Path) -> list[LabelledCharacter]:
     return characters
 
 
+def require_names(characters: list[LabelledCharacter], names: tuple[str, ...], folders: list[Path]) -> None:
+    """Raise FileNotFoundError naming any of ``names`` that none of ``characters`` is called."""
+    unknown = set(names) - {c.name for c in characters}
+    if unknown:
+        raise FileNotFoundError(f"no labelled character named {', '.join(sorted(unknown))} in "
+                                f"{', '.join(map(str, folders))}")
+
+
 def read_shuffled(reader: Reader, paths: tuple[Path, ...], rng: np.random.Generator) -> np.ndarray:
     """The reader's values for ``paths`` in their own order, read in a random one."""
     order = rng.permutation(len(paths))
@@ -104,12 +112,17 @@ def score(style: str, truth: np.ndarray, read: np.ndarray) -> StyleScore:
     )
 
 
-def evaluate(reader: Reader, folders: list[Path], seed: int = 0) -> list[StyleScore]:
-    """One score per style folder, each character read as one set in a shuffled order."""
+def evaluate(reader: Reader, folders: list[Path], seed: int = 0, only: tuple[str, ...] = ()) -> list[StyleScore]:
+    """One score per style folder, each character read as one set in a shuffled order; with
+    ``only``, of the characters so named (say, those a reader was not trained on)."""
     rng = np.random.default_rng(seed)
+    found = {folder: labelled_characters(folder) for folder in folders}
+    require_names([c for characters in found.values() for c in characters], only, folders)
     scores = []
-    for folder in folders:
-        characters = labelled_characters(folder)
+    for folder, characters in found.items():
+        characters = [c for c in characters if not only or c.name in only]
+        if not characters:
+            continue
         truth = np.concatenate([c.truth for c in characters])
         read = np.concatenate([read_shuffled(reader, c.paths, rng) for c in characters])
         scores.append(score(folder.name, truth, read))

@@ -12,6 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parent.parent
 ASSETS = REPO / "assets"
 ADVENTURER = ASSETS / "sources" / "adventurer"
+DRAWN = REPO / "tests" / "data" / "drawn"  # labelled drawings in three more styles
 DEMO_CLIP = ASSETS / "driver" / "demo.mp4"
 
 

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import ADVENTURER, DRAWN
 
 from export.cli import main as export_main
 from export.expression_eval import evaluate, labelled_characters, read_shuffled, rest_reader
 from puppet import params as P
-
-DRAWN = Path(__file__).parent / "data" / "drawn"
-ADVENTURER = Path(__file__).parents[1] / "assets" / "sources" / "adventurer"
 
 
 def test_labelled_folders_hold_whole_characters():
@@ -68,3 +64,14 @@ def test_eval_expressions_command_reports_each_style(capsys):
 def test_a_folder_without_labels_is_named_without_a_traceback(tmp_path, capsys):
     assert export_main(["eval-expressions", str(tmp_path)]) == 1
     assert f"{tmp_path}: no NAME.params.json" in capsys.readouterr().err
+
+
+def test_only_the_characters_named_are_scored():
+    folders = [DRAWN / "micah", ADVENTURER]
+    scores = evaluate(rest_reader, folders, only=("Jun",))
+    assert [(s.style, s.images) for s in scores] == [("micah", 8)]  # adventurer has no Jun: no row
+    (jun,) = [c for c in labelled_characters(DRAWN / "micah") if c.name == "Jun"]
+    eyes = jun.truth[:, [P.INDEX["eye_open_l"], P.INDEX["eye_open_r"]]]
+    assert scores[0].eye_mae == pytest.approx(np.abs(eyes - 1.0).mean())
+    with pytest.raises(FileNotFoundError, match="Yuna"):
+        evaluate(rest_reader, folders, only=("Yuna",))  # the file names it yuna

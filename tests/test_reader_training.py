@@ -1,5 +1,6 @@
 """The reader's training writes its checkpoint and its graph whole: what it leaves is either the
-previous file or the new one, and the graph computes what the network does."""
+previous file or the new one, and the graph computes what the network does; labelled drawings
+join it as whole characters, those left out never."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from conftest import ADVENTURER, DRAWN
+
+from export.expression_eval import labelled_characters
 from export.reader.model import ReaderNet
-from export.reader.train import _save_checkpoint, export_onnx
-from puppet.expression_reader import IN_CHANNELS, WINDOW
+from export.reader.train import ReaderTrainConfig, _batch, _save_checkpoint, export_onnx, labelled_sets
+from puppet import params as P
+from puppet.expression_reader import FACE_SLOTS, IN_CHANNELS, RESOLUTION, WINDOW
 
 
 def test_the_exported_reader_computes_what_the_network_does(tmp_path):
@@ -43,3 +48,29 @@ def test_an_interrupted_checkpoint_leaves_the_previous_one(tmp_path, monkeypatch
         _save_checkpoint(ckpt, model, opt, step=400, seconds=120.0)
     assert [p.name for p in tmp_path.iterdir()] == ["reader.pt"]
     assert torch.load(ckpt)["step"] == 200
+
+
+def test_labelled_drawings_join_training_as_whole_characters_but_those_left_out():
+    folders = [DRAWN / "micah", ADVENTURER]
+    sets = labelled_sets(folders, leave_out=("Jun", "mina"))
+    assert len(sets) == 4  # Seoyeon, Ara; Seojun, Yuna
+    truth = {c.name: c.truth for folder in folders for c in labelled_characters(folder)}
+    seojun = next(s for s in sets if np.array_equal(s["labels"], truth["seojun"][:, P.FACE_INDEX]))
+    assert seojun["rgb"].shape == (8, RESOLUTION, RESOLUTION, 3) and seojun["rgb"].dtype == np.uint8
+    assert seojun["mask"].shape == (8, RESOLUTION, RESOLUTION) and 0.1 < (seojun["mask"] > 127).mean() < 0.9
+    with pytest.raises(FileNotFoundError, match="Mina"):  # a misspelt name would silently train on it
+        labelled_sets(folders, leave_out=("Mina",))
+
+
+def test_a_batch_mixes_drawings_and_procedural_sets_in_the_share_asked():
+    rng = np.random.default_rng(0)
+    procedural = {"rgb": rng.integers(0, 256, (3, 8, RESOLUTION, RESOLUTION, 3), dtype=np.uint8),
+                  "mask": np.full((3, 8, RESOLUTION, RESOLUTION), 255, np.uint8),
+                  "labels": np.full((3, 8, len(FACE_SLOTS)), -5.0, np.float32)}  # told apart by label
+    drawn = labelled_sets([ADVENTURER])
+    cfg = ReaderTrainConfig(sets_per_step=40, junk_share=0.0, labelled_share=0.5)
+    _, y = _batch(procedural, drawn, cfg, rng)
+    from_drawings = (y.numpy() != -5.0).all(axis=1).mean()
+    assert 0.3 < from_drawings < 0.7
+    _, y = _batch(procedural, [], cfg, rng)
+    assert (y.numpy() == -5.0).all()

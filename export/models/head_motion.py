@@ -53,9 +53,15 @@ def identity_grid(side: int, device=None) -> torch.Tensor:
     return torch.from_numpy(np.stack([xs, ys], axis=-1)).to(device)
 
 
+def face_uv(x, y):
+    """Grid points (tensors or arrays) on the proxy's face ellipse: (u, v), 0 at the head centre,
+    1 on the outline."""
+    return (x - CX) / HALF_W, (y - CY) / HALF_H
+
+
 def _depth(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The face ellipsoid's depth at grid points (0 outside the face)."""
-    u, v = (x - CX) / HALF_W, (y - CY) / HALF_H
+    u, v = face_uv(x, y)
     # clamped above 0: the square root's gradient at 0 is infinite (a NaN once multiplied by the
     # clamp's zero gradient outside the face)
     return DEPTH * torch.sqrt(torch.clamp(1 - u * u - v * v, min=1e-6))

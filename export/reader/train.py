@@ -7,6 +7,11 @@ median. The mean is
 learnt with an L1 loss, the variance with a Gaussian likelihood around the (detached) mean, so
 a hard case widens the spread without pulling the mean. A few sets of faceless junk with random
 targets teach the reader to answer those with a wide spread.
+
+Labelled drawings (style folders as ``puppet-export eval-expressions`` reads them) can be mixed
+in, as whole characters: no procedural style draws every convention of real ones (Lorelei's wide
+eyes lose their dark iris, adventurer's tired eyes keep a round white under a lid). Characters
+left out of training (``leave_out``) are what its figures on drawings may honestly be read on.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from puppet.expression_reader import EYES_MOUTH, FACE_SLOTS, IN_CHANNELS, WINDOW, reader_inputs
+from puppet import params as P
+from puppet.expression_reader import EYES_MOUTH, FACE_SLOTS, IN_CHANNELS, RESOLUTION, WINDOW, reader_inputs
 from puppet.files import atomic_write
 
+from ..expression_eval import labelled_characters, require_names
 from ..train.data import HELD_OUT_SEEDS
 from .data import SetConfig, augment_set, junk_set, render_set
 from .model import ReaderNet
@@ -39,6 +46,7 @@ class ReaderTrainConfig:
     val_sets: int = 48  # held-out identities (seeds from HELD_OUT_SEEDS) for the report
     sets_per_step: int = 8
     junk_share: float = 0.05
+    labelled_share: float = 0.3  # of the sets, when labelled drawings are given
     lr: float = 1e-3
     minutes: float = 18.0  # wall-clock budget of the optimisation
     width: int = 32
@@ -61,18 +69,40 @@ def build_sets(seeds: range, cache: Path, cfg: SetConfig = SetConfig()) -> dict[
     return out
 
 
-def _batch(data: dict[str, np.ndarray], cfg: ReaderTrainConfig, rng: np.random.Generator):
+def labelled_sets(folders: list[Path], leave_out: tuple[str, ...] = ()) -> list[dict[str, np.ndarray]]:
+    """The labelled characters of ``folders`` but those named in ``leave_out``, each as a set
+    like :func:`.data.render_set`'s (rgb uint8 [K,R,R,3], mask uint8 [K,R,R], face labels), framed
+    as fine-tuning frames them."""
+    from puppet.sources import load_sources
+
+    characters = [c for folder in folders for c in labelled_characters(folder)]
+    require_names(characters, leave_out, folders)
+    sets = []
+    for c in characters:
+        if c.name not in leave_out:
+            src = load_sources(list(c.paths), RESOLUTION)
+            sets.append({"rgb": np.round(src.images.transpose(0, 2, 3, 1) * 255).astype(np.uint8),
+                         "mask": np.round(src.masks[:, 0] * 255).astype(np.uint8),
+                         "labels": c.truth[:, P.FACE_INDEX].astype(np.float32)})
+    return sets
+
+
+def _batch(data: dict[str, np.ndarray], labelled: list[dict[str, np.ndarray]], cfg: ReaderTrainConfig,
+           rng: np.random.Generator):
     xs, ys = [], []
-    k_all = data["labels"].shape[1]
     for _ in range(cfg.sets_per_step):
-        k = 1 if rng.random() < 0.15 else int(rng.integers(2, k_all + 1))
-        if rng.random() < cfg.junk_share:
-            rgb, mask = junk_set(rng, k)
-            labels = data["labels"][rng.integers(len(data["labels"])), :k]  # targets of no image: wide spread
+        if labelled and rng.random() < cfg.labelled_share:
+            one = labelled[rng.integers(len(labelled))]
+            rgb, mask, labels = one["rgb"], one["mask"], one["labels"]
         else:
             s = rng.integers(len(data["labels"]))
-            pick = rng.choice(k_all, k, replace=False)
-            rgb, mask, labels = data["rgb"][s, pick], data["mask"][s, pick], data["labels"][s, pick]
+            rgb, mask, labels = data["rgb"][s], data["mask"][s], data["labels"][s]
+        k_all = len(labels)
+        k = 1 if rng.random() < 0.15 else int(rng.integers(2, k_all + 1))
+        pick = rng.choice(k_all, k, replace=False)
+        rgb, mask, labels = rgb[pick], mask[pick], labels[pick]
+        if rng.random() < cfg.junk_share:
+            rgb, mask = junk_set(rng, k)  # targets of no image: a wide spread
         images, masks, labels = augment_set(rgb, mask, labels, rng)
         xs.append(reader_inputs(images, masks))
         ys.append(labels)
@@ -103,9 +133,11 @@ def validate(model: ReaderNet, data: dict[str, np.ndarray]) -> dict[str, float]:
     return out
 
 
-def train_reader(work: Path, cfg: ReaderTrainConfig = ReaderTrainConfig()) -> ReaderNet:
+def train_reader(work: Path, cfg: ReaderTrainConfig = ReaderTrainConfig(),
+                 labelled: list[dict[str, np.ndarray]] = (), init: Path | None = None) -> ReaderNet:
     """Train within ``cfg.minutes``; ``work`` holds the cached sets and ``reader.pt`` checkpoints
-    (a run continues from one)."""
+    (a run continues from one; a new run may start from another run's weights, ``init``), and
+    ``labelled`` (:func:`labelled_sets`) are mixed in."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -122,13 +154,15 @@ def train_reader(work: Path, cfg: ReaderTrainConfig = ReaderTrainConfig()) -> Re
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, spent = state["step"], state["seconds"]
+    elif init is not None:
+        model.load_state_dict(torch.load(init)["model"])
     budget = cfg.minutes * 60
     t0 = time.time() - spent
     while time.time() - t0 < budget:
         # Cosine decay over the time budget: the step count is not known ahead on a shared machine.
         for g in opt.param_groups:
             g["lr"] = cfg.lr * 0.5 * (1 + float(np.cos(np.pi * min(1.0, (time.time() - t0) / budget))))
-        x, y = _batch(data, cfg, rng)
+        x, y = _batch(data, labelled, cfg, rng)
         mean, log_var = model(x)
         loss = loss_fn(mean, log_var, y)
         opt.zero_grad()

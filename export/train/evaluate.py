@@ -27,6 +27,7 @@ from puppet import params as P
 from puppet.heads import Identity, render_head
 
 from ..base_model import BaseModel
+from ..models.head_motion import face_uv, identity_grid
 from .data import HELD_OUT_SEEDS, eye_regions, mouth_region
 from .renders import proxy_render, to_chw
 
@@ -142,10 +143,10 @@ def _feature_weights(picture: np.ndarray, res: int) -> tuple[np.ndarray, np.ndar
     [3,R,R], summing to 1, with the pixel x and y grids: where the face's features are, whatever
     the character. The outline is no use: a turning head's outline hardly moves (the procedural
     heads' mask centre moves by 0-2 px between yaw -30 and +30) and the body does not roll."""
-    from .warp import face_coords
-
     grey = picture.mean(0)  # [3,R,R] -> [R,R]
-    xs, ys, u, v, _ = face_coords(res)
+    grid = identity_grid(res).numpy()
+    u, v = face_uv(grid[..., 0], grid[..., 1])
+    ys, xs = np.mgrid[0:res, 0:res].astype(np.float32)
     inside = u * u + v * v < 0.85 ** 2
     weight = np.clip(np.median(grey[inside]) - grey, 0, None) * inside  # darker than the skin
     return weight / max(weight.sum(), 1e-9), xs, ys

@@ -19,18 +19,9 @@ import torch
 import torch.nn.functional as F
 
 from puppet import params as P
-from puppet.heads import CENTRE, PROXY
-from puppet.heads.render import UNIT
+from puppet.heads import CENTRE
 
 from ..models.head_motion import head_motion_grid, identity_grid
-
-
-def face_coords(res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-    """Pixel grids x, y [R,R], the same as coordinates on the proxy's face ellipse (u, v: 0 at
-    the head centre, 1 on the outline), and the face's half-height in pixels."""
-    half = UNIT * res * PROXY.head_size
-    ys, xs = np.mgrid[0:res, 0:res].astype(np.float32)
-    return xs, ys, (xs - CENTRE[0] * res) / (half * PROXY.face_width), (ys - CENTRE[1] * res) / half, half
 
 
 def turn(img: np.ndarray, yaw: float, pitch: float) -> np.ndarray:

@@ -24,7 +24,7 @@ PUPIL = (20, 15, 20)
 MOUTH_INSIDE = (110, 30, 45)
 TEETH = (250, 250, 245)
 # Half-width of each eye style's shut glyph, in eye widths.
-SHUT_WIDTH = {"classic": 1.0, "dot": 0.55, "oval": 0.7, "anime": 1.0, "emoji": 0.9}
+SHUT_WIDTH = {"classic": 1.0, "dot": 0.55, "oval": 0.7, "anime": 1.0, "emoji": 0.9, "round": 0.9}
 
 Point = tuple[float, float]
 _BUMP = np.sin(np.pi * T)  # 0 at a curve's ends, 1 in its middle
@@ -111,6 +111,24 @@ def _emoji_eye(img, ident, cam, f, side, openness, gaze, pen) -> None:
     stroke(img, ball, pen.ink, pen.line)
 
 
+def _round_eye(img, ident, cam, f, side, openness, gaze, pen) -> None:
+    """A round white eye that keeps its shape while the upper lid comes down over it, cutting it
+    with a straight lid line (as DiceBear's adventurer draws a tired or sly eye)."""
+    r = max(ident.eye_width * 0.6, ident.eye_size * 0.75) * (1 + 0.3 * max(openness - 1, 0))
+    lid = r * (2 * min(openness, 1.0) - 1)
+    a = np.arcsin(np.clip(lid / r, -1, 1))
+    theta = np.linspace(np.pi - a, 2 * np.pi + a, 15)  # the circle below the lid, closed by the lid
+    opening = cam.on_face(f, np.stack([np.cos(theta), np.sin(theta)], 1) * r)
+    pc = np.array([gaze[0] * r * 0.45, -gaze[1] * r * 0.4 - r * 0.1])
+    pupil = cam.on_face(f, pc + CIRCLE * r * 0.38)
+    glint = cam.on_face(f, pc + [-r * 0.15, r * 0.15] + CIRCLE * r * 0.13)
+    inside(img, opening, [(opening, WHITE), (pupil, PUPIL), (glint, (255, 255, 255))])
+    stroke(img, opening, pen.ink, pen.line)
+    if openness < 0.95:
+        half = r * np.cos(a) + r * 0.2
+        stroke(img, cam.on_face(f, [[-half, lid], [half, lid]]), pen.ink, pen.line + 1, closed=False)
+
+
 def _oval_eye(img, ident, cam, f, side, openness, gaze, pen) -> None:
     """A tall dark oval with a highlight; the upper lid comes down over it as the eye shuts."""
     ew, eh = ident.eye_width, ident.eye_size
@@ -146,7 +164,7 @@ def _anime_eye(img, ident, cam, f, side, openness, gaze, pen) -> None:
     stroke(img, np.stack([up2[-1] if side > 0 else up2[0], flick[0]]), pen.ink, pen.line + 1, closed=False)
 
 
-_EYES = {"dot": _dot_eye, "emoji": _emoji_eye, "oval": _oval_eye, "anime": _anime_eye}
+_EYES = {"dot": _dot_eye, "emoji": _emoji_eye, "round": _round_eye, "oval": _oval_eye, "anime": _anime_eye}
 
 
 def brow(img, ident: Identity, cam: Camera, side: int, p: np.ndarray, pen: Pen) -> Point:

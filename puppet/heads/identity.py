@@ -158,7 +158,7 @@ def _styled(ident: Identity) -> Identity:
         ink=_ink(_pick(rng, INKS), skin),
         face_shade=face_shade,
         hair_shade=hair_shade,
-        eyes=EYE_STYLES[rng.integers(len(EYE_STYLES))],
+        eyes=EYE_STYLES[rng.integers(len(EYE_STYLES) - 1)],  # not "round": that comes from "emoji" below
         shut=SHUT_STYLES[rng.integers(len(SHUT_STYLES))],
         brows=BROW_STYLES[rng.integers(len(BROW_STYLES))],
         mouth=MOUTH_STYLES[rng.integers(len(MOUTH_STYLES))],
@@ -171,8 +171,13 @@ def _styled(ident: Identity) -> Identity:
     )
     # Drawn faces give their features more room than the classic world does.
     grow = float(rng.uniform(1.0, 1.35))
+    mouth_width = float(rng.uniform(0.18, 0.3))
+    # Half the emoji-eyed draw round eyes (a lid over the eye, not a squash): drawn last, so that
+    # every other choice a seed makes stays as it was before round eyes were drawn.
+    if style.eyes == "emoji" and rng.random() < 0.5:
+        style = replace(style, eyes="round")
     return replace(ident, skin=skin, style=style, eye_size=ident.eye_size * grow,
-                   eye_width=ident.eye_width * grow, mouth_width=float(rng.uniform(0.18, 0.3)))
+                   eye_width=ident.eye_width * grow, mouth_width=mouth_width)
 
 
 # The proxy: plain, high-contrast features so the pose encoder reads expressions easily.

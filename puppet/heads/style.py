@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EYE_STYLES = ("classic", "dot", "oval", "anime", "emoji")
+EYE_STYLES = ("classic", "dot", "oval", "anime", "emoji", "round")
 SHUT_STYLES = ("line", "arc", "lashes")  # a shut eye: a lid line, "^" arcs, a lower arc with lashes
 BROW_STYLES = ("classic", "line", "short")
 MOUTH_STYLES = ("classic", "line", "toothy", "D", "o")
