@@ -208,3 +208,29 @@ def test_the_shipped_base_and_its_characters_agree_on_the_proxy_seed():
     seed = load_base(DEFAULT_BASE, with_discriminator=False).proxy_seed
     assert seed == 0
     assert {read_bundle(p).manifest.proxy_seed for p in (ASSETS / "characters").glob("*.puppet")} == {seed}
+
+
+def test_an_export_that_differs_from_pytorch_is_refused_and_nothing_written(tiny_base, tmp_path, monkeypatch):
+    """The parity check's tolerance lets float order through, not a wrong graph."""
+    import copy
+
+    import torch
+
+    import export.character as character_module
+    from export.character import CharacterOptions, make_character
+
+    exact = character_module.export_onnx
+
+    def skewed(graph, resolution):
+        other = copy.deepcopy(graph)
+        with torch.no_grad():
+            for p in other.parameters():
+                p.mul_(1.02)
+        return exact(other, resolution)
+
+    monkeypatch.setattr(character_module, "export_onnx", skewed)
+    out = tmp_path / "c.puppet"
+    with pytest.raises(RuntimeError, match="differs from PyTorch"):
+        make_character(tiny_base, [ADVENTURER / "mina_0.png"], out,
+                       CharacterOptions(name="c", iterations=0, precropped=True))
+    assert list(tmp_path.iterdir()) == []
