@@ -1,10 +1,10 @@
 """Reading a character's source images' expressions with the dedicated reader (no torch).
 
 The reader is a small CNN trained on the styled procedural heads and labelled drawings
-(``puppet-export train-reader``) and shipped as ONNX. It sees each image together with the per-pixel median of the character's
-set (as a difference), so it can tell what changes between a character's drawings from what the
-style always draws; the median is symmetric in the images, so the reading does not depend on their order, and a
-single image is its own median. It predicts the face's parameters (:data:`FACE_SLOTS`) with a
+(``puppet-export train-reader``) and shipped as ONNX. It sees each image together with the
+per-pixel median of the character's set (as a difference), so it can tell what changes between a
+character's drawings from what the style always draws; the median is symmetric in the images, so
+the reading does not depend on their order, and a single image is its own median. It predicts the face's parameters (:data:`FACE_SLOTS`) with a
 variance each; a reading whose eye or mouth spread is large is marked uncertain.
 
 Input: the ``SourceSet`` images and masks (the drawing crop of

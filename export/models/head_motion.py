@@ -53,7 +53,7 @@ def identity_grid(side: int, device=None) -> torch.Tensor:
     return torch.from_numpy(np.stack([xs, ys], axis=-1)).to(device)
 
 
-def face_uv(x, y):
+def face_uv(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray):
     """Grid points (tensors or arrays) on the proxy's face ellipse: (u, v), 0 at the head centre,
     1 on the outline."""
     return (x - CX) / HALF_W, (y - CY) / HALF_H
