@@ -74,6 +74,13 @@ def _progress_printer(mode: str):
     return json_lines if mode == "json" else text_bar
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return value
+
+
 def cmd_character(args: argparse.Namespace) -> int:
     from .character import OUTPUT_RESOLUTION, CharacterOptions, make_character
 
@@ -85,7 +92,7 @@ def cmd_character(args: argparse.Namespace) -> int:
         name=args.name or args.output.stem, iterations=args.iterations, precropped=args.precropped,
         use_mask=not args.no_mask, use_dice=not (args.no_dice or args.no_mask), fp16=not args.no_fp16,
         compact=args.compact, train_part=args.train, source_params=_read_params(args.params, len(args.images)),
-        output_resolution=args.output_resolution or OUTPUT_RESOLUTION,
+        output_resolution=args.output_resolution or OUTPUT_RESOLUTION, local_flow=args.local_flow,
     )
     path = make_character(args.base, args.images, args.output, opts, preview=args.preview,
                           progress=_progress_printer(args.progress))
@@ -246,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--output-resolution", type=int, choices=[256, 512],
                    help="warp-head bases: the side the character draws at, never above its images' own "
                         "(default 256)")
+    c.add_argument("--local-flow", type=_share, default=None,
+                   help="warp-head bases: the share (0-1) of the base's learnt local motion the character "
+                        "uses; 0 keeps only the head's global motion, sharper on drawings (default: 0, or 1 "
+                        "for a base trained without calibrated references)")
     c.add_argument("--no-fp16", action="store_true", help="do not add the fp16 graph")
     c.add_argument("--compact", action="store_true",
                    help="store the graph's weights as fp16 (float32 arithmetic, half the file), no fp16 graph")

@@ -256,3 +256,25 @@ def test_eval_command_reports_the_sheet_and_the_frames_of_one_base(tiny_base, ca
     assert export_main(["eval", "--base", str(tiny_base), "--identities", "1"]) == 0
     text = capsys.readouterr().out
     assert text.startswith(str(tiny_base)) and "masked L1" in text and "proxy" in text
+
+
+def test_warp_training_reads_the_references_as_a_frozen_character_does(tmp_path):
+    from export.train.data import collate
+    from export.train.renders import proxy_render
+
+    spec, rng = SampleSpec(32, 3, proxy_prob=1.0, sheet=True), np.random.default_rng(0)
+    samples = [procedural_sample(seed, rng, spec) for seed in (5, 6)]
+    for params, driver in zip(samples[0]["reference_params"], samples[0]["reference_drivers"]):
+        np.testing.assert_array_equal(driver, proxy_render(params, 32, 0))  # the proxy showing each reference
+    torch.manual_seed(0)
+    trainer = Trainer(replace(TINY, preset="tiny-warp", k_frames=3, out=str(tmp_path), steps=3))
+    assert all(np.isfinite(h["l1"]) for h in trainer.run())
+    b = collate(samples)
+    model = trainer.model.train()
+    with torch.no_grad():
+        identity, pose = model.identity(b["identity"]), model.pose(b["driver"])
+        read = model.reenact(identity, pose, b["references"], b["reference_params"],
+                             model.read_references(b["reference_drivers"]))
+        given = model.reenact(identity, pose, b["references"], b["reference_params"])
+    assert model.pose_encoder.training  # reading the references left the encoder training
+    assert float((read.rgb - given.rgb).abs().max()) > 1e-4  # the read references place and choose

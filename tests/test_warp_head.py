@@ -56,6 +56,26 @@ def test_equal_poses_map_every_point_to_itself():
     assert float((grid[0, 0] - identity_grid(RES)).abs().max()) < 1e-5
 
 
+def test_calibrated_references_cancel_the_read_outs_bias():
+    # A read-out that reads every head 3 % larger, 0.01 lower and rolled 2 degrees further, on the
+    # drivers showing the references as on the live driver.
+    from export.models.param_units import to_unit
+
+    bias = P.make(roll=2.0, offset_y=0.01, scale=1.03) - P.neutral()
+    refs = np.stack([P.neutral(), P.make(eye_open_l=0.0, eye_open_r=0.0), P.make(mouth_open=1.0)])
+    placed = create_model("tiny-warp").warp.calibrate(torch.from_numpy(refs)[None],
+                                                     to_unit(torch.from_numpy(refs + bias))[None])
+    assert np.allclose(placed[0, :, P.FACE_INDEX].numpy(), refs[:, P.FACE_INDEX])  # faces as they are
+    for pose, within in ((dict(mouth_open=1.0), 1e-5), (dict(yaw=10, mouth_open=1.0), 1e-3)):
+        driver = P.make(**pose)
+        truth = head_motion_grid(identity_grid(RES)[None], torch.from_numpy(driver)[None], torch.from_numpy(refs)[None])
+        read = torch.from_numpy(driver + bias)[None]
+        calibrated = head_motion_grid(identity_grid(RES)[None], read, placed)
+        uncalibrated = head_motion_grid(identity_grid(RES)[None], read, torch.from_numpy(refs)[None])
+        # mean over the grid: the parallax's edge moves with the 0.01 that both are read lower
+        assert float((calibrated - truth).abs().mean()) < within < 0.02 < float((uncalibrated - truth).abs().mean())
+
+
 def test_each_region_chooses_the_reference_nearest_in_its_own_parameters():
     model = create_model("tiny-warp")
     refs = np.stack([P.neutral(), P.make(eye_open_l=0.0, eye_open_r=0.0), P.make(mouth_open=1.0)])
@@ -81,6 +101,27 @@ def test_frozen_warp_character_draws_at_the_references_side():
     assert pose.shape == (2, model.cfg.pose_dim)
     with pytest.raises(ValueError, match="uint8"):
         FrozenWarpCharacter(model, identity, references.float(), torch.zeros(3, P.NUM_PARAMS), drivers)
+
+
+def test_a_character_without_local_flow_moves_only_with_the_head():
+    from export.models.warp_head import FLOW
+
+    torch.manual_seed(0)
+    model = create_model("tiny-warp").eval()
+    res = model.cfg.resolution
+    references = (torch.rand(3, 4, res, res) * 255).to(torch.uint8)
+    params, drivers = torch.from_numpy(np.stack([P.neutral()] * 3)), torch.rand(3, 3, res, res)
+    identity, driver = torch.rand(1, model.cfg.identity_dim), torch.rand(2, 3, res, res)
+    with torch.no_grad():
+        pictures = {flow: FrozenWarpCharacter(model, identity, references, params, drivers, flow)(driver)[0]
+                    for flow in (0.0, 1.0)}
+        model.generator.out_conv.bias[FLOW] += 1.0  # another local flow from the trunk
+        moved = {flow: FrozenWarpCharacter(model, identity, references, params, drivers, flow)(driver)[0]
+                 for flow in (0.0, 1.0)}
+    assert torch.equal(pictures[0.0], moved[0.0])
+    assert float((pictures[1.0] - moved[1.0]).abs().max()) > 1e-3
+    with pytest.raises(ValueError, match="local_flow"):
+        FrozenWarpCharacter(model, identity, references, params, drivers, 1.5)
 
 
 def test_a_warp_character_draws_from_its_images_at_their_resolution(tmp_path):
@@ -191,3 +232,15 @@ def test_references_at_one_pose_are_sampled_with_one_grid_to_the_same_picture():
         shared = model.warp(raw, pose, refs, params[None].expand(2, -1, -1), shared_pose=True)
     torch.testing.assert_close(shared.rgb, each.rgb, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(shared.mask, each.mask, atol=1e-5, rtol=1e-5)
+
+
+def test_the_character_command_refuses_a_local_flow_outside_0_to_1(tmp_path, capsys):
+    from conftest import ADVENTURER
+
+    from export.cli import main
+
+    out = tmp_path / "mina.puppet"
+    with pytest.raises(SystemExit):
+        main(["character", str(ADVENTURER / "mina_0.png"), "-o", str(out), "--local-flow", "1.5"])
+    assert "--local-flow: 1.5 is not a share between 0 and 1" in capsys.readouterr().err
+    assert not out.exists()

@@ -30,6 +30,10 @@ class ModelConfig:
     driving_mode: str = "face"
     head: str = "synthesis"
     warp_flow: float = 0.08  # warp head: bound of the local flow, in grid units (2 = the side); 0: none
+    # warp head: the references' head pose is moved by the read-out's error on drivers showing
+    # them, so that the read-out's bias cancels (see warp_head.WarpHead.calibrate); a base is
+    # trained one way or the other, and older bases (without the key) were not
+    calibrated_pose: bool = False
 
     def __post_init__(self) -> None:
         side = 4 * 2 ** (len(self.gen_channels) - 1)
@@ -74,7 +78,7 @@ PRESETS: dict[str, ModelConfig] = {
         gen_channels=(256, 256, 192, 96, 48, 24),
         gen_res_blocks=1, mlp_hidden=384,
         disc_channels=(32, 64, 128, 256, 256),
-        driving_mode="proxy", head="warp",
+        driving_mode="proxy", head="warp", calibrated_pose=True,
     ),
     # Tests only: builds and runs in well under a second.
     "tiny": ModelConfig(
@@ -87,7 +91,7 @@ PRESETS: dict[str, ModelConfig] = {
         driving_mode="proxy",
     ),
 }
-PRESETS["tiny-warp"] = replace(PRESETS["tiny"], head="warp")
+PRESETS["tiny-warp"] = replace(PRESETS["tiny"], head="warp", calibrated_pose=True)
 
 
 def get_config(name: str, **overrides) -> ModelConfig:

@@ -21,7 +21,7 @@ class LatentPoseModel(nn.Module):
         self.identity_encoder = build_encoder(cfg.identity_arch, cfg.identity_dim, cfg.identity_width)
         self.pose_encoder = build_encoder(cfg.pose_arch, cfg.pose_dim, cfg.pose_width)
         self.generator = Generator(cfg)
-        self.warp = WarpHead(cfg.pose_dim, cfg.warp_flow) if cfg.head == "warp" else None
+        self.warp = WarpHead(cfg.pose_dim, cfg.warp_flow, cfg.calibrated_pose) if cfg.head == "warp" else None
 
     def identity(self, frames: torch.Tensor) -> torch.Tensor:
         """[B, K, 3, H, W] -> [B, I]: the mean of the K per-frame embeddings."""
@@ -47,11 +47,25 @@ class LatentPoseModel(nn.Module):
         return out.rgb, out.mask
 
     def reenact(self, identity: torch.Tensor, pose: torch.Tensor, references: torch.Tensor,
-                reference_params: torch.Tensor) -> WarpOutput:
+                reference_params: torch.Tensor, reference_unit: torch.Tensor | None = None) -> WarpOutput:
         """The warp head: identity [N, I], pose code [N, P], references [N, R, 4, S, S] (RGB and
-        mask), reference_params [N, R, NUM_PARAMS] -> the picture drawn from the references."""
+        mask), reference_params [N, R, NUM_PARAMS] -> the picture drawn from the references;
+        ``reference_unit``: see :meth:`read_references`."""
         raw = self.generator.raw(self.generator.adain_params(identity, pose))
-        return self.warp(raw, pose, references, reference_params)
+        return self.warp(raw, pose, references, reference_params, reference_unit=reference_unit)
+
+    def read_references(self, drivers: torch.Tensor) -> torch.Tensor:
+        """[..., 3, H, W] drivers showing the references -> [..., NUM_PARAMS]: what the read-out
+        makes of them, as the frozen character reads them (the pose encoder's batch norm at its
+        running statistics, no gradient), in meta-training as at inference."""
+        was_training = self.pose_encoder.training
+        self.pose_encoder.eval()
+        try:
+            with torch.no_grad():
+                unit = self.warp.readout(self.pose_encoder(drivers.flatten(0, -4).float()))
+        finally:
+            self.pose_encoder.train(was_training)
+        return unit.view(*drivers.shape[:-3], -1)
 
 
 class FrozenCharacter(nn.Module):
@@ -102,11 +116,17 @@ class FrozenWarpCharacter(FrozenCharacter):
     the same bias, a driver showing a drawing's expression chooses that drawing. Mina driven at
     mina_3's expression took mina_4's mouth (masked L1 0.030); placed by the read-out, each of
     her drawings and the procedural characters' is chosen for its own expression by every region.
+
+    ``local_flow`` in [0, 1]: the share of the base's learnt local flow the character uses (see
+    ``export.character.CharacterOptions.local_flow``).
     """
 
     def __init__(self, model: LatentPoseModel, identity: torch.Tensor, references: torch.Tensor,
-                 reference_params: torch.Tensor, reference_drivers: torch.Tensor):
+                 reference_params: torch.Tensor, reference_drivers: torch.Tensor, local_flow: float = 1.0):
         super().__init__(model, identity)
+        if not 0.0 <= local_flow <= 1.0:
+            raise ValueError(f"local_flow is a share of the learnt local flow, in [0, 1], not {local_flow}")
+        self.local_flow = local_flow
         if references.dtype != torch.uint8 or references.dim() != 4 or references.shape[1] != 4:
             raise ValueError(f"references must be uint8 [R,4,S,S] (RGB and mask), not {references.dtype} "
                              f"{tuple(references.shape)}")
@@ -115,8 +135,7 @@ class FrozenWarpCharacter(FrozenCharacter):
         self.warp = model.warp
         self.register_buffer("references", references.clone())
         self.register_buffer("reference_params", reference_params.float().clone())
-        with torch.no_grad():
-            self.register_buffer("reference_unit", self.warp.readout(self.pose_encoder(reference_drivers.float())))
+        self.register_buffer("reference_unit", model.read_references(reference_drivers))
         pose = self.reference_params[:, POSE_INDEX]
         self.shared_pose = bool((pose == pose[:1]).all())
 
@@ -134,7 +153,7 @@ class FrozenWarpCharacter(FrozenCharacter):
             references = references.expand(n, -1, -1, -1, -1)
         out = self.warp(raw, pose, references, self.reference_params[None].expand(n, -1, -1),
                         shared_pose=self.shared_pose, previous_choice=previous_choice,
-                        reference_unit=self.reference_unit[None])
+                        reference_unit=self.reference_unit[None], local_flow=self.local_flow)
         return out.rgb, out.mask, pose, out.choice
 
 

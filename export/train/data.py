@@ -4,7 +4,9 @@ A sample is one identity: ``identity`` float32 [K,3,R,R] (masked frames for the 
 ``target`` [3,R,R] and ``mask`` [1,R,R] (the frame to reproduce), ``driver`` [3,R,R] (the pose
 encoder's input: the augmented target, or for proxy-mode models sometimes the proxy identity's
 render of the target's expression), ``features`` [1,R,R] (1 over the target's eyes and mouth: procedural
-data only; zeros else) and ``params`` [NUM_PARAMS] (procedural data only; NaN else).
+data only; zeros else) and ``params`` [NUM_PARAMS] (procedural data only; NaN else). For the
+warp head (``SampleSpec.sheet``), also the references, their parameters, the regions' maps and, for
+proxy-mode models, ``reference_drivers`` [K,3,R,R]: the proxy showing each reference.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from puppet.heads import Identity, render_head
 
 from .augment import PoseAugment
 from .references import reference_frames, sheet_params
-from .renders import to_chw
+from .renders import proxy_render, to_chw
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,8 @@ def procedural_sample(seed: int, rng: np.random.Generator, spec: SampleSpec) -> 
         references = reference_frames(ident, sheet, spec.resolution)
         frames = list(references[:, :3] * references[:, 3:])
         extra = {"references": references, "reference_params": sheet}
+        if spec.proxy_prob > 0:  # as a frozen character reads its drawings: see WarpHead.calibrate
+            extra["reference_drivers"] = np.stack([proxy_render(q, spec.resolution, spec.proxy_seed) for q in sheet])
     else:
         frames = []
         for _ in range(spec.k_frames):
@@ -99,13 +103,13 @@ def procedural_sample(seed: int, rng: np.random.Generator, spec: SampleSpec) -> 
         p[P.FACE_INDEX] = extra["reference_params"][rng.integers(spec.k_frames), P.FACE_INDEX]
     target = render_head(ident, p, spec.resolution)
     if rng.random() < spec.proxy_prob:
-        driver = render_head(Identity.from_seed(spec.proxy_seed), p, spec.resolution).rgb
+        driver = proxy_render(p, spec.resolution, spec.proxy_seed)
     else:
-        driver = spec.augment(target.rgb, rng)
+        driver = to_chw(spec.augment(target.rgb, rng))
     if spec.sheet:
         extra["regions"] = region_maps(target.points, spec.resolution)
     return {"identity": np.stack(frames), "target": to_chw(target.rgb), "mask": target.mask[None],
-            "driver": to_chw(driver), "features": feature_map(target.points, spec.resolution), "params": p,
+            "driver": driver, "features": feature_map(target.points, spec.resolution), "params": p,
             **extra}
 
 

@@ -48,12 +48,15 @@ class Reenact(nn.Module):
         self.param_head = param_head
 
     def forward(self, frames: torch.Tensor, driver: torch.Tensor, references: torch.Tensor | None = None,
-                reference_params: torch.Tensor | None = None):
-        """-> rgb, mask, identity, read-out parameters (or None), the warp head's output (or None)."""
+                reference_params: torch.Tensor | None = None, reference_drivers: torch.Tensor | None = None):
+        """-> rgb, mask, identity, read-out parameters (or None), the warp head's output (or None).
+        ``reference_drivers`` [B,R,3,H,W]: proxies showing the references, read as a frozen
+        character reads them."""
         identity = self.model.identity(frames)
         pose = self.model.pose(driver)
         if self.model.warp is not None:
-            out = self.model.reenact(identity, pose, references, reference_params)
+            reference_unit = None if reference_drivers is None else self.model.read_references(reference_drivers)
+            out = self.model.reenact(identity, pose, references, reference_params, reference_unit)
             return out.rgb, out.mask, identity, out.params, out
         rgb, mask = self.model.generator(identity, pose)
         return rgb, mask, identity, None if self.param_head is None else self.param_head(pose), None
@@ -200,7 +203,7 @@ class Trainer:
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
         with autocast:
             rgb, mask, identity, params, warp = self.reenact(b["identity"], b["driver"], b.get("references"),
-                                                             b.get("reference_params"))
+                                                             b.get("reference_params"), b.get("reference_drivers"))
             fake = rgb * mask
             parts = {"l1": cfg.w_l1 * L.multiscale_l1(fake, real), "dice": cfg.w_dice * L.dice(mask, b["mask"])}
             if cfg.w_features:

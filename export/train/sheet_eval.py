@@ -47,6 +47,7 @@ class SheetEvalConfig:
     targets: int = 6  # random target expressions per identity
     seed: int = 0
     world: str = "classic"  # of the held-out identities
+    local_flow: float = 1.0  # warp head: as ``character --local-flow``
 
 
 def sheet_params() -> np.ndarray:
@@ -73,7 +74,7 @@ def sharpness(picture: np.ndarray, region: np.ndarray) -> float:
 class _Character:
     """One held-out identity with its sheet, drawn by the model as the program would draw it."""
 
-    def __init__(self, base: BaseModel, ident: Identity, res: int):
+    def __init__(self, base: BaseModel, ident: Identity, res: int, local_flow: float = 1.0):
         self.base, self.ident, self.res = base, ident, res
         self.sheet = sheet_params()
         refs = reference_frames(ident, self.sheet, res)  # [8,4,R,R]
@@ -83,7 +84,8 @@ class _Character:
         warp = {}
         if base.model.warp is not None:
             warp = {"references": as_bytes(refs[:, :3], refs[:, 3:]), "reference_params": torch.from_numpy(self.sheet),
-                    "reference_drivers": torch.from_numpy(showing_drivers(base, self.sources, self.sheet))}
+                    "reference_drivers": torch.from_numpy(showing_drivers(base, self.sources, self.sheet)),
+                    "local_flow": local_flow}
         self.graph = character_graph(base.model, identity, **warp)  # as the program draws it
 
     def model(self, params: np.ndarray) -> np.ndarray:
@@ -118,7 +120,7 @@ def sheet_evaluate(base: BaseModel, cfg: SheetEvalConfig = SheetEvalConfig()) ->
 
     for i in range(cfg.identities):
         ident = Identity.from_seed(HELD_OUT_SEEDS + cfg.seed * 10_000 + i, cfg.world)
-        character = _Character(base, ident, res)
+        character = _Character(base, ident, res, cfg.local_flow)
         targets = np.stack([target_params(rng) for _ in range(cfg.targets)])
         real, renders = character.truth(targets)
         outputs = {row: getattr(character, row)(targets) for row in ROWS}
@@ -145,13 +147,15 @@ def sheet_evaluate(base: BaseModel, cfg: SheetEvalConfig = SheetEvalConfig()) ->
             mean = float(np.mean([m[k] for m in moves[row]]))
             report[f"{row}_{k}"] = mean
             report[f"{row}_follow_{k}"] = mean / truth[k] if abs(truth[k]) > 1e-9 else float("nan")
-    report.update(identities=cfg.identities, targets=cfg.targets, world=cfg.world, resolution=res)
+    report.update(identities=cfg.identities, targets=cfg.targets, world=cfg.world, resolution=res,
+                  local_flow=cfg.local_flow)
     return report
 
 
 def format_sheet_report(r: dict) -> str:
     lines = [f"sources as users give them: {r['identities']} held-out identities ({r['world']} world) x "
-             f"{r['targets']} targets, proxy-driven, {r['resolution']} px",
+             f"{r['targets']} targets, proxy-driven, {r['resolution']} px"
+             + (f", local flow x {r['local_flow']:g}" if r.get("local_flow", 1.0) != 1.0 else ""),
              "| row | masked L1 | PSNR | eyes L1 | mouth L1 | sharpness | follow eyes | mouth | yaw | pitch | roll |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in ROWS:
