@@ -79,8 +79,10 @@ CHOICE_SHARPENING = 64.0
 # 1 / 2 / 2 / 0, with 84 % of choices as without (held by 0.04: 39 / 75 / 51 / 50 and 2 / 9 / 6 / 3).
 # With the eyes and mouth leaning to the rest's drawing (COHERENCE): 88 / 93 / 84 / 92 and
 # 19 / 19 / 18 / 20 without the hold, 33 / 40 / 32 / 29 and 2 / 3 / 1 / 0 with it; with the base
-# retrained for the parallax of head_motion.PARALLAX_STEPS, as shipped: 102 / 100 / 89 / 98 and
-# 19 / 17 / 14 / 17 without, 35 / 43 / 30 / 30 and 1 / 4 / 1 / 0 with it.
+# retrained for the parallax of head_motion.PARALLAX_STEPS: 102 / 100 / 89 / 98 and 19 / 17 / 14 / 17
+# without, 35 / 43 / 30 / 30 and 1 / 4 / 1 / 0 with it; with its references calibrated, as shipped
+# (Mina without local flow): 80 / 91 / 83 / 90 and 13 / 19 / 20 / 20 without, 34 / 42 / 33 / 29 and
+# 1 / 5 / 1 / 0 with it.
 HOLD_MARGIN = 0.08
 # At inference the eyes and the mouth each count the drawing the rest of the face takes as this
 # much nearer (as the hold does the previous frame's), so that a region takes another drawing
