@@ -8,7 +8,8 @@ roll +-25 degrees). Three rows on the same frames:
 - ``static``: the rest source, as it is;
 - ``nearest``: the source whose eyes, brows and mouth are nearest the target's, as it is;
 - ``model``: the base model's picture, as the program draws it: the character's frozen graph (a
-  warp head draws from the 8 sources; a synthesis head from their mean identity).
+  warp head draws from the 8 sources, with the share of its learnt local flow given, all of it
+  by default, as procedural characters are made; a synthesis head from their mean identity).
 
 Figures: masked L1 and PSNR against the true render, L1 over the eyes and the mouth, sharpness
 (mean absolute Laplacian over the face, output over truth: a blurred face scores below 1), and
