@@ -22,6 +22,7 @@ from puppet.expression_reader import DEFAULT_READER
 from puppet.sources import SourceError
 
 from .base_model import BaseModelError, save_base
+from .train.config import share
 
 
 def cmd_convert_lpr(args: argparse.Namespace) -> int:
@@ -72,13 +73,6 @@ def _progress_printer(mode: str):
               file=sys.stderr, flush=True)
 
     return json_lines if mode == "json" else text_bar
-
-
-def _share(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
-    return value
 
 
 def cmd_character(args: argparse.Namespace) -> int:
@@ -253,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--output-resolution", type=int, choices=[256, 512],
                    help="warp-head bases: the side the character draws at, never above its images' own "
                         "(default 256)")
-    c.add_argument("--local-flow", type=_share, default=None,
+    c.add_argument("--local-flow", type=share, default=None,
                    help="warp-head bases: the share (0-1) of the base's learnt local motion the character "
                         "uses; 0 keeps only the head's global motion, sharper on drawings (default: 0, or 1 "
                         "for a base trained without calibrated references)")

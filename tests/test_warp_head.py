@@ -244,3 +244,13 @@ def test_the_character_command_refuses_a_local_flow_outside_0_to_1(tmp_path, cap
         main(["character", str(ADVENTURER / "mina_0.png"), "-o", str(out), "--local-flow", "1.5"])
     assert "--local-flow: 1.5 is not a share between 0 and 1" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_eval_refuses_a_local_flow_outside_0_to_1(capsys):
+    from puppet.assets import DEFAULT_BASE
+
+    from export.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["eval", "--base", str(DEFAULT_BASE), "--local-flow", "-0.5"])
+    assert "--local-flow: -0.5 is not a share between 0 and 1" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .config import TrainConfig, add_dataclass_options, from_args
+from .config import TrainConfig, add_dataclass_options, from_args, share
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -63,7 +63,7 @@ def add_commands(sub) -> None:
     p.add_argument("--identities", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--world", default="classic", help="of the held-out identities: classic or styled")
-    p.add_argument("--local-flow", type=float, default=1.0,
+    p.add_argument("--local-flow", type=share, default=1.0,
                    help="warp head: the share of the learnt local flow the characters use (as character's option)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)

@@ -66,5 +66,13 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls) -> None:
             parser.add_argument(flag, type=kind, default=default, help=f"default: {default}")
 
 
+def share(text: str) -> float:
+    """An argparse type: a share in [0, 1] (an option naming it and the value when outside)."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return value
+
+
 def from_args(cls, args: argparse.Namespace):
     return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
