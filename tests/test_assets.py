@@ -77,6 +77,22 @@ def test_the_base_model_beats_the_trivial_answers_on_sources_as_users_give_them(
         assert r[f"model_follow_{key}"] > least, (key, r)
 
 
+def test_a_one_image_character_turns_with_the_driver_but_barely_blinks_or_talks():
+    """Given the rest drawing alone, the warp head moves it with the head (the README says so, and
+    that it does not blink or talk: nothing in training asks its residual to paint a lid or a
+    mouth's inside); with one source the nearest answer is that source."""
+    from export.base_model import load_base
+    from export.train.sheet_eval import SheetEvalConfig, sheet_evaluate
+
+    r = sheet_evaluate(load_base(DEFAULT_BASE, with_discriminator=False),
+                       SheetEvalConfig(identities=8, targets=4, sources=1))
+    assert r["nearest_l1"] == r["static_l1"] and r["sources"] == 1
+    assert r["model_l1"] < 0.75 * r["static_l1"], r
+    for key in ("yaw_shift_px", "pitch_shift_px", "roll_deg"):
+        assert r[f"model_follow_{key}"] > 0.6, (key, r)
+    assert r["model_follow_mouth_change"] < 0.6, r  # the gap the README names
+
+
 def test_references_are_chosen_only_by_what_the_pose_code_carries():
     """Each parameter the warp head chooses references by is read from the pose code of proxy
     renders (a parameter it cannot read would be read at rest whatever the driver does, and would

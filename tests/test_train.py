@@ -256,6 +256,9 @@ def test_eval_command_reports_the_sheet_and_the_frames_of_one_base(tiny_base, ca
     assert export_main(["eval", "--base", str(tiny_base), "--identities", "1"]) == 0
     text = capsys.readouterr().out
     assert text.startswith(str(tiny_base)) and "masked L1" in text and "proxy" in text
+    assert export_main(["eval", "--base", str(tiny_base), "--identities", "1", "--sources", "1", "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)["sheet"]
+    assert one["sources"] == 1 and one["nearest_l1"] == one["static_l1"]
 
 
 def test_warp_training_reads_the_references_as_a_frozen_character_does(tmp_path):

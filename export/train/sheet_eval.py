@@ -3,7 +3,8 @@
 Each held-out procedural identity gets the 8 source images a user would draw (rest, eyes shut,
 a wink, mouth open, mouth wide, smile, frown, brows raised; framed alike, facing the camera) and
 is driven by the proxy to target expressions at random head poses (yaw within +-30, pitch +-20,
-roll +-25 degrees). Three rows on the same frames:
+roll +-25 degrees); or only the first of them (``sources``: 1 gives a one-image character the
+rest drawing alone). Three rows on the same frames:
 
 - ``static``: the rest source, as it is;
 - ``nearest``: the source whose eyes, brows and mouth are nearest the target's, as it is;
@@ -49,11 +50,16 @@ class SheetEvalConfig:
     seed: int = 0
     world: str = "classic"  # of the held-out identities
     local_flow: float = 1.0  # warp head: as ``character --local-flow``
+    sources: int = len(SHEET)  # the first of the sheet's drawings each character gets (1: rest alone)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.sources <= len(SHEET):
+            raise ValueError(f"sources must be 1 to {len(SHEET)}, not {self.sources}")
 
 
-def sheet_params() -> np.ndarray:
-    """[8, NUM_PARAMS]: the expression sheet, facing the camera."""
-    return np.stack([P.with_preset(P.neutral(), name) for name in SHEET])
+def sheet_params(sources: int = len(SHEET)) -> np.ndarray:
+    """[sources, NUM_PARAMS]: the expression sheet (its first ``sources`` drawings), facing the camera."""
+    return np.stack([P.with_preset(P.neutral(), name) for name in SHEET[:sources]])
 
 
 def target_params(rng: np.random.Generator) -> np.ndarray:
@@ -75,13 +81,14 @@ def sharpness(picture: np.ndarray, region: np.ndarray) -> float:
 class _Character:
     """One held-out identity with its sheet, drawn by the model as the program would draw it."""
 
-    def __init__(self, base: BaseModel, ident: Identity, res: int, local_flow: float = 1.0):
+    def __init__(self, base: BaseModel, ident: Identity, res: int, local_flow: float = 1.0,
+                 sources: int = len(SHEET)):
         self.base, self.ident, self.res = base, ident, res
-        self.sheet = sheet_params()
-        refs = reference_frames(ident, self.sheet, res)  # [8,4,R,R]
-        self.sources = refs[:, :3] * refs[:, 3:]  # [8,3,R,R] masked
+        self.sheet = sheet_params(sources)
+        refs = reference_frames(ident, self.sheet, res)  # [K,4,R,R]
+        self.sources = refs[:, :3] * refs[:, 3:]  # [K,3,R,R] masked
         with torch.no_grad():
-            identity = base.model.identity(torch.from_numpy(self.sources)[None])  # [1,8,3,R,R] -> [1,I]
+            identity = base.model.identity(torch.from_numpy(self.sources)[None])  # [1,K,3,R,R] -> [1,I]
         warp = {}
         if base.model.warp is not None:
             warp = {"references": as_bytes(refs[:, :3], refs[:, 3:]), "reference_params": torch.from_numpy(self.sheet),
@@ -121,7 +128,7 @@ def sheet_evaluate(base: BaseModel, cfg: SheetEvalConfig = SheetEvalConfig()) ->
 
     for i in range(cfg.identities):
         ident = Identity.from_seed(HELD_OUT_SEEDS + cfg.seed * 10_000 + i, cfg.world)
-        character = _Character(base, ident, res, cfg.local_flow)
+        character = _Character(base, ident, res, cfg.local_flow, cfg.sources)
         targets = np.stack([target_params(rng) for _ in range(cfg.targets)])
         real, renders = character.truth(targets)
         outputs = {row: getattr(character, row)(targets) for row in ROWS}
@@ -149,14 +156,16 @@ def sheet_evaluate(base: BaseModel, cfg: SheetEvalConfig = SheetEvalConfig()) ->
             report[f"{row}_{k}"] = mean
             report[f"{row}_follow_{k}"] = mean / truth[k] if abs(truth[k]) > 1e-9 else float("nan")
     report.update(identities=cfg.identities, targets=cfg.targets, world=cfg.world, resolution=res,
-                  local_flow=cfg.local_flow)
+                  local_flow=cfg.local_flow, sources=cfg.sources)
     return report
 
 
 def format_sheet_report(r: dict) -> str:
+    sources = r.get("sources", len(SHEET))
     lines = [f"sources as users give them: {r['identities']} held-out identities ({r['world']} world) x "
              f"{r['targets']} targets, proxy-driven, {r['resolution']} px"
-             + (f", local flow x {r['local_flow']:g}" if r.get("local_flow", 1.0) != 1.0 else ""),
+             + (f", local flow x {r['local_flow']:g}" if r.get("local_flow", 1.0) != 1.0 else "")
+             + (f", the first {sources} of the {len(SHEET)} sources" if sources != len(SHEET) else ""),
              "| row | masked L1 | PSNR | eyes L1 | mouth L1 | sharpness | follow eyes | mouth | yaw | pitch | roll |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in ROWS:
