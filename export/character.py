@@ -147,6 +147,9 @@ def warp_character(base: BaseModel, sources: SourceSet, opts: CharacterOptions) 
         raise ValueError("a warp-head base draws a character from its images as they are: fine-tuning "
                          "iterations apply to synthesis-head bases (leave --iterations out, or give 0)")
     expressions = relative_pose(source_expressions(base, sources, opts.source_params))
+    for missing in P.missing_expressions(expressions):
+        log.warning("no image shows %s: add a drawing that does (or, if one does, give its expression "
+                    "with --params)", missing)
     keep = covering_references(expressions)
     if len(keep) < len(sources.paths):
         log.info("drawing from %d of the %d images: %s", len(keep), len(sources.paths),

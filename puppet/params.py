@@ -169,6 +169,29 @@ PRESETS: dict[str, dict[str, float]] = {
 }
 
 
+# What a source image counts as showing, for missing_expressions: the presets' values are 0
+# (blink, wink) and 0.35 (mouth open).
+SHUT_EYE, OPEN_MOUTH = 0.35, 0.3
+
+
+def missing_expressions(expressions: np.ndarray) -> list[str]:
+    """What no image of a character's set [N, NUM_PARAMS] shows, with what the character then
+    cannot do: a warp-head character (the embedded base) shows only its own drawings, and its
+    residual paints next to nothing, so without shut eyes it does not blink and without an open
+    mouth it does not talk. Empty when the set has both."""
+    e = np.asarray(expressions, dtype=np.float32).reshape(-1, NUM_PARAMS)
+    shut = {side: bool((e[:, INDEX[f"eye_open_{side[0]}"]] <= SHUT_EYE).any()) for side in ("left", "right")}
+    missing = []
+    if not any(shut.values()):
+        missing.append("shut eyes, so the character will not blink")
+    for side, other in (("left", "right"), ("right", "left")):
+        if shut[other] and not shut[side]:
+            missing.append(f"the {side} eye shut, so that eye will not close")
+    if not (e[:, INDEX["mouth_open"]] >= OPEN_MOUTH).any():
+        missing.append("an open mouth, so the character will not talk")
+    return missing
+
+
 def with_preset(params: np.ndarray, preset: str, add: bool = False) -> np.ndarray:
     """``params`` with an expression preset applied: the face (:data:`FACE_NAMES`) at rest with the
     preset's values, or (``add``) the preset's values set on the face as it is, to combine two.

@@ -119,8 +119,15 @@ def test_uncertain_readings_are_marked(qtbot, tmp_path):
     assert marked == [True, False, True, False, False]
     assert "uncertain" in d.rows.item(0).toolTip() and "2 of 5 uncertain" in d.expr_note.text()
     np.testing.assert_allclose(d.expr, np.stack([P.from_dict(v) for v in labels]))
+    # Mina's first five drawings have open mouths but no shut eyes (her seventh has them).
+    assert "shut eyes" in d.missing_note.text() and "mouth" not in d.missing_note.text()
     d.apply_preset("smile")  # the first row, checked now
     assert not d.rows.item(0).text().endswith("?") and d.rows.item(0).toolTip() == ""
+    d.rows.setCurrentRow(1)
+    d.apply_preset("wink left")
+    assert "right eye shut" in d.missing_note.text() and "shut eyes" not in d.missing_note.text()
+    d.apply_preset("blink")
+    assert d.missing_note.text() == ""
 
 
 def _fake_job(tmp_path, script: str):

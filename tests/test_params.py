@@ -46,3 +46,14 @@ def test_the_export_command_line_names_the_expressions_file(tmp_path):
         _read_params(path, 1)
     with pytest.raises(SourceError, match="missing.json"):
         _read_params(tmp_path / "missing.json", 1)
+
+
+def test_a_set_without_shut_eyes_or_an_open_mouth_is_told_what_it_will_not_do():
+    sheet = np.stack([P.with_preset(P.neutral(), name) for name in ("rest", "blink", "mouth open")])
+    assert P.missing_expressions(sheet) == []
+    assert P.missing_expressions(sheet[:1]) == ["shut eyes, so the character will not blink",
+                                                "an open mouth, so the character will not talk"]
+    winks = np.stack([P.neutral(), P.with_preset(P.neutral(), "wink left"), P.make(mouth_open=0.35)])
+    assert P.missing_expressions(winks) == ["the right eye shut, so that eye will not close"]
+    assert P.missing_expressions(np.stack([winks[0], P.with_preset(P.neutral(), "wink right")]))[0] == \
+        "the left eye shut, so that eye will not close"

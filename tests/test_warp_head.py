@@ -124,7 +124,7 @@ def test_a_character_without_local_flow_moves_only_with_the_head():
         FrozenWarpCharacter(model, identity, references, params, drivers, 1.5)
 
 
-def test_a_warp_character_draws_from_its_images_at_their_resolution(tmp_path):
+def test_a_warp_character_draws_from_its_images_at_their_resolution(tmp_path, caplog):
     from conftest import ADVENTURER, make_tiny_base
 
     from export.character import CharacterOptions, make_character
@@ -136,6 +136,7 @@ def test_a_warp_character_draws_from_its_images_at_their_resolution(tmp_path):
     params = np.stack([P.make(yaw=-20.0, mouth_open=0.1 * i) for i in range(len(images))])
     path = make_character(base, images, tmp_path / "mina.puppet",
                           CharacterOptions(name="mina", source_params=params, compact=True))
+    assert "no image shows shut eyes" in caplog.text and "open mouth" not in caplog.text  # told as said
     bundle = read_bundle(path)
     m = bundle.manifest
     assert (m.driver_resolution, m.output_resolution) == (32, 256)  # the drawings are 512 px

@@ -101,7 +101,10 @@ class CreateCharacterDialog(QDialog):
         self.cancel_button.setAutoDefault(False)
         warnings = QLabel("\n".join(self.sources.warnings) or "Masks look usable. Check each one.")
         self.expr_note = QLabel("Reading each image's expression...")
-        warnings.setWordWrap(True)
+        self.missing_note = QLabel()  # what no image shows, once every image's expression is known
+        self.missing_note.setStyleSheet(f"color: {UNCERTAIN_COLOR}")
+        for label in (warnings, self.expr_note, self.missing_note):
+            label.setWordWrap(True)
 
         views = QHBoxLayout()
         for title, view in (("crop", self.crop_view), ("mask", self.mask_view), ("read as", self.head_view)):
@@ -113,6 +116,7 @@ class CreateCharacterDialog(QDialog):
         right.addLayout(views, 2)
         right.addWidget(warnings)
         right.addWidget(self.expr_note)
+        right.addWidget(self.missing_note)
         right.addLayout(preset_grid)
         right.addWidget(self.sliders, 3)
         top = QHBoxLayout()
@@ -184,6 +188,7 @@ class CreateCharacterDialog(QDialog):
         self.uncertain[:] = uncertain
         for i in range(len(self.images)):
             self._label(i)
+        self._say_missing()
         unsure = int(uncertain.sum())
         self.expr_note.setText(
             "Expressions as the base model reads them"
@@ -218,6 +223,14 @@ class CreateCharacterDialog(QDialog):
         self.expr[row] = values
         self.known[row] = self.by_hand[row] = True
         self._label(row)
+        self._say_missing()
+
+    def _say_missing(self) -> None:
+        """What no image shows (no blink without shut eyes, no talking without an open mouth)."""
+        missing = P.missing_expressions(self.expr) if self.known.all() else []
+        self.missing_note.setText("".join(f"No image shows {m}. " for m in missing)
+                                  + ("Add a drawing that does, or, if one does, set its expression."
+                                     if missing else ""))
 
     def output_path(self) -> Path:
         safe = "".join(c for c in self.name.text().strip() if c.isalnum() or c in "-_ ") or "character"
