@@ -281,3 +281,13 @@ def test_warp_training_reads_the_references_as_a_frozen_character_does(tmp_path)
         given = model.reenact(identity, pose, b["references"], b["reference_params"])
     assert model.pose_encoder.training  # reading the references left the encoder training
     assert float((read.rgb - given.rgb).abs().max()) > 1e-4  # the read references place and choose
+
+
+def test_a_single_reference_sheet_is_one_rest_drawing_k_times():
+    spec = SampleSpec(32, 3, proxy_prob=1.0, sheet=True, single_reference=1.0)
+    s = procedural_sample(5, np.random.default_rng(0), spec)
+    assert (s["reference_params"] == s["reference_params"][:1]).all()
+    np.testing.assert_array_equal(s["reference_params"][0, P.FACE_INDEX], P.neutral()[P.FACE_INDEX])
+    assert (s["references"] == s["references"][:1]).all() and (s["identity"] == s["identity"][:1]).all()
+    mixed = [procedural_sample(5, np.random.default_rng(i), replace(spec, single_reference=0.0)) for i in range(4)]
+    assert any((m["reference_params"] != m["reference_params"][:1]).any() for m in mixed)

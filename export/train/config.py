@@ -32,6 +32,7 @@ class TrainConfig:
     # the mouth is a few pixels at 128x128 and the last thing the pose code learns to carry
     w_regions: float = 0.5  # warp head: its eye/mouth/rest regions against the renderer's feature points
     w_alpha: float = 0.02  # warp head: the residual's alpha, so that copying the references is the cheap path
+    single_reference: float = 0.0  # warp head: the share of samples whose references are one rest drawing
     init: str = ""  # a base-model file to start from (the tensors that fit; a new run only)
     w_perceptual: float = 0.1
     w_adversarial: float = 0.05

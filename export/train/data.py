@@ -81,6 +81,8 @@ class SampleSpec:
     world: str = "classic"  # of the procedural identities (puppet.heads.Identity.from_seed)
     sheet: bool = False  # identity frames are an expression sheet, kept whole as the warp head's
     # references (``references`` [K,4,R,R] RGB and mask, ``reference_params``, ``regions``)
+    single_reference: float = 0.0  # the share of sheets that are one drawing at rest, K times over
+    # (a one-image character: what it does not show, the residual has to paint)
 
 
 def procedural_sample(seed: int, rng: np.random.Generator, spec: SampleSpec) -> dict[str, np.ndarray]:
@@ -88,6 +90,8 @@ def procedural_sample(seed: int, rng: np.random.Generator, spec: SampleSpec) -> 
     extra = {}
     if spec.sheet:
         sheet = sheet_params(rng, spec.k_frames)
+        if rng.random() < spec.single_reference:
+            sheet = np.repeat(P.with_preset(sheet[:1], "rest")[None], spec.k_frames, axis=0)
         references = reference_frames(ident, sheet, spec.resolution)
         frames = list(references[:, :3] * references[:, 3:])
         extra = {"references": references, "reference_params": sheet}

@@ -167,7 +167,8 @@ class Trainer:
         cfg = self.cfg
         spec = SampleSpec(self.mcfg.resolution, cfg.k_frames,
                           cfg.proxy_prob if self.mcfg.driving_mode == "proxy" else 0.0,
-                          proxy_seed=cfg.proxy_seed, world=cfg.world, sheet=self.warp)
+                          proxy_seed=cfg.proxy_seed, world=cfg.world, sheet=self.warp,
+                          single_reference=cfg.single_reference)
         seed = cfg.seed * 1000 + self.step  # a resumed run draws new samples
         if cfg.data == "procedural":
             data = ProceduralHeads(spec, seed=seed, rank=self.rank, identities=cfg.train_identities or None)
