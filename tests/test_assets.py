@@ -79,8 +79,8 @@ def test_the_base_model_beats_the_trivial_answers_on_sources_as_users_give_them(
 
 def test_a_one_image_character_turns_with_the_driver_but_barely_blinks_or_talks():
     """Given the rest drawing alone, the warp head moves it with the head (the README says so, and
-    that it does not blink or talk: nothing in training asks its residual to paint a lid or a
-    mouth's inside); with one source the nearest answer is that source."""
+    that it does not blink or talk: nothing in the shipped base's training asked its residual to
+    paint a lid or a mouth's inside); with one source the nearest answer is that source."""
     from export.base_model import load_base
     from export.train.sheet_eval import SheetEvalConfig, sheet_evaluate
 
