@@ -28,6 +28,7 @@ from puppet.bundle import Manifest, write_bundle
 from puppet.sources import SourceSet, load_sources, recrop
 
 from .base_model import BaseModel, load_base
+from .models import Shares
 from .onnx_export import character_graph, check_parity, export_onnx, to_fp16, to_half_storage
 from .train.finetune import FinetuneConfig, finetune
 from .train.renders import proxy_render
@@ -67,6 +68,11 @@ class CharacterOptions:
     # (16 held-out procedural identities: masked L1 0.0294 -> 0.0247 with it); on drawings it smears:
     # Mina redraws her own drawings at up to 0.024 with it, 0.013 without, and her eyes smudge on turns.
     local_flow: float | None = None
+    # warp head: the share of the base's learnt residual paint the character uses; None: none. With
+    # a calibrated base it paints little but blur (grey smudges over Mina's cheek and forehead on
+    # the demo clip); it lowers masked L1 on held-out procedural identities (0.0244 -> 0.0234) as
+    # blur does, and makes a one-image character blink or talk no more (mouth follow 0.32 -> 0.34).
+    residual: float | None = None
 
 
 def thumbnail_png(rgb: np.ndarray, mask: np.ndarray) -> bytes:
@@ -160,14 +166,13 @@ def warp_character(base: BaseModel, sources: SourceSet, opts: CharacterOptions) 
     identity = mean_identity(base.model, sources)
     drivers = showing_drivers(base, sources.images[keep], expressions[keep])
     graph = character_graph(base.model, identity, as_bytes(full.images, masks), torch.from_numpy(expressions[keep]),
-                            torch.from_numpy(drivers), _local_flow(base, opts))
+                            torch.from_numpy(drivers), _shares(base, opts))
     return graph, side
 
 
-def _local_flow(base: BaseModel, opts: CharacterOptions) -> float:
-    if opts.local_flow is not None:
-        return opts.local_flow
-    return 0.0 if base.cfg.calibrated_pose else 1.0
+def _shares(base: BaseModel, opts: CharacterOptions) -> Shares:
+    local_flow = opts.local_flow if opts.local_flow is not None else 0.0 if base.cfg.calibrated_pose else 1.0
+    return Shares(local_flow, opts.residual or 0.0)
 
 
 def _image_side(path: Path) -> int:

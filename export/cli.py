@@ -37,9 +37,10 @@ def cmd_convert_lpr(args: argparse.Namespace) -> int:
 
 
 def cmd_pack_base(args: argparse.Namespace) -> int:
-    from .base_model import load_base
+    from .base_model import average_bases, load_base
 
-    base = load_base(args.base, with_discriminator=not args.no_discriminator)
+    bases = [load_base(path, with_discriminator=not args.no_discriminator) for path in args.base]
+    base = average_bases(bases, [str(path) for path in args.base]) if len(bases) > 1 else bases[0]
     if args.note:
         base.info["note"] = args.note
     save_base(base, args.output, half=not args.fp32)
@@ -87,6 +88,7 @@ def cmd_character(args: argparse.Namespace) -> int:
         use_mask=not args.no_mask, use_dice=not (args.no_dice or args.no_mask), fp16=not args.no_fp16,
         compact=args.compact, train_part=args.train, source_params=_read_params(args.params, len(args.images)),
         output_resolution=args.output_resolution or OUTPUT_RESOLUTION, local_flow=args.local_flow,
+        residual=args.residual,
     )
     path = make_character(args.base, args.images, args.output, opts, preview=args.preview,
                           progress=_progress_printer(args.progress))
@@ -220,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_convert_lpr)
 
     c = sub.add_parser("pack-base", help="copy a base model for shipping: fp16 weights, optional parts")
-    c.add_argument("base", type=Path)
+    c.add_argument("base", type=Path, nargs="+",
+                   help="base-model file; several (checkpoints of one run) are averaged weight by weight")
     c.add_argument("-o", "--output", type=Path, required=True)
     c.add_argument("--fp32", action="store_true", help="keep float32 weights")
     c.add_argument("--no-discriminator", action="store_true",
@@ -251,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="warp-head bases: the share (0-1) of the base's learnt local motion the character "
                         "uses; 0 keeps only the head's global motion, sharper on drawings (default: 0, or 1 "
                         "for a base trained without calibrated references)")
+    c.add_argument("--residual", type=share, default=None,
+                   help="warp-head bases: the share (0-1) of the base's learnt residual paint the character "
+                        "uses; 0 draws every pixel from its images (default: 0)")
     c.add_argument("--no-fp16", action="store_true", help="do not add the fp16 graph")
     c.add_argument("--compact", action="store_true",
                    help="store the graph's weights as fp16 (float32 arithmetic, half the file), no fp16 graph")

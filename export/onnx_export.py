@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from puppet.bundle import CHOICE, INPUT, OUTPUTS, PREVIOUS_CHOICE
 
-from .models import FrozenCharacter, FrozenWarpCharacter, LatentPoseModel
+from .models import FrozenCharacter, FrozenWarpCharacter, LatentPoseModel, Shares
 
 OPSET = 17
 
@@ -30,11 +30,11 @@ class ParityReport:
 
 def character_graph(model: LatentPoseModel, identity: torch.Tensor, references: torch.Tensor | None = None,
                     reference_params: torch.Tensor | None = None,
-                    reference_drivers: torch.Tensor | None = None, local_flow: float = 1.0) -> FrozenCharacter:
+                    reference_drivers: torch.Tensor | None = None, shares: Shares = Shares()) -> FrozenCharacter:
     """The frozen-identity module in export mode (eval, float32, CPU). A warp-head model also
     freezes in its references (uint8 [R,4,S,S]: RGB and mask at the output side), their
     expression parameters [R, NUM_PARAMS] and where its choice places them, read from a driver
-    showing each [R,3,H,W], and the share of the learnt local flow it uses."""
+    showing each [R,3,H,W], and how much of the learnt local flow and residual it uses."""
     model = model.float().cpu().eval()
     if model.warp is None:
         return FrozenCharacter(model, identity.float().cpu()).eval()
@@ -42,7 +42,7 @@ def character_graph(model: LatentPoseModel, identity: torch.Tensor, references: 
         raise ValueError("a warp-head character needs its reference images, their expression parameters "
                          "and a driver showing each")
     return FrozenWarpCharacter(model, identity.float().cpu(), references.cpu(), reference_params.cpu(),
-                               reference_drivers.cpu(), local_flow).eval()
+                               reference_drivers.cpu(), shares).eval()
 
 
 def export_onnx(graph: FrozenCharacter, resolution: int) -> bytes:

@@ -291,3 +291,30 @@ def test_a_single_reference_sheet_is_one_rest_drawing_k_times():
     assert (s["references"] == s["references"][:1]).all() and (s["identity"] == s["identity"][:1]).all()
     mixed = [procedural_sample(5, np.random.default_rng(i), replace(spec, single_reference=0.0)) for i in range(4)]
     assert any((m["reference_params"] != m["reference_params"][:1]).any() for m in mixed)
+
+
+def test_pack_base_averages_checkpoints_of_one_run(tmp_path, capsys):
+    from export.base_model import BaseModel, save_base
+    from export.cli import main
+    from export.models import LatentPoseModel, get_config
+
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        base = BaseModel(LatentPoseModel(get_config("tiny-warp")), preset="tiny-warp", info={"steps": 10 * (seed + 1)},
+                         readout=torch.nn.Linear(get_config("tiny-warp").pose_dim, P.NUM_PARAMS))
+        paths.append(save_base(base, tmp_path / f"base_{seed}.safetensors"))
+    packed = tmp_path / "mean.safetensors"
+    assert main(["pack-base", *map(str, paths), "-o", str(packed), "--fp32"]) == 0
+    a, b, mean = (load_file(str(p)) for p in (*paths, packed))
+    floats = [k for k in mean if mean[k].is_floating_point()]
+    assert floats and any(not torch.equal(a[k], b[k]) for k in floats)
+    for k in floats:
+        torch.testing.assert_close(mean[k], (a[k] + b[k]) / 2)
+    assert load_base(packed).info["averaged"] == [10, 20]
+
+    other = tmp_path / "other.safetensors"
+    save_base(BaseModel(LatentPoseModel(get_config("tiny")), preset="tiny"), other)
+    assert main(["pack-base", str(paths[0]), str(other), "-o", str(tmp_path / "x.safetensors")]) == 1
+    assert "base_0.safetensors: not the architecture of" in capsys.readouterr().err
+    assert not (tmp_path / "x.safetensors").exists()

@@ -103,8 +103,11 @@ def test_frozen_warp_character_draws_at_the_references_side():
         FrozenWarpCharacter(model, identity, references.float(), torch.zeros(3, P.NUM_PARAMS), drivers)
 
 
-def test_a_character_without_local_flow_moves_only_with_the_head():
-    from export.models.warp_head import FLOW
+def test_a_character_without_local_flow_or_residual_ignores_what_the_trunk_answers_for_them():
+    """Share 0 of the learnt local flow leaves only the head's motion; share 0 of the residual draws
+    every pixel from the references. A share outside 0-1 is refused, naming it."""
+    from export.models import Shares
+    from export.models.warp_head import ALPHA, FLOW, RESIDUAL
 
     torch.manual_seed(0)
     model = create_model("tiny-warp").eval()
@@ -112,16 +115,23 @@ def test_a_character_without_local_flow_moves_only_with_the_head():
     references = (torch.rand(3, 4, res, res) * 255).to(torch.uint8)
     params, drivers = torch.from_numpy(np.stack([P.neutral()] * 3)), torch.rand(3, 3, res, res)
     identity, driver = torch.rand(1, model.cfg.identity_dim), torch.rand(2, 3, res, res)
-    with torch.no_grad():
-        pictures = {flow: FrozenWarpCharacter(model, identity, references, params, drivers, flow)(driver)[0]
-                    for flow in (0.0, 1.0)}
-        model.generator.out_conv.bias[FLOW] += 1.0  # another local flow from the trunk
-        moved = {flow: FrozenWarpCharacter(model, identity, references, params, drivers, flow)(driver)[0]
-                 for flow in (0.0, 1.0)}
-    assert torch.equal(pictures[0.0], moved[0.0])
-    assert float((pictures[1.0] - moved[1.0]).abs().max()) > 1e-3
-    with pytest.raises(ValueError, match="local_flow"):
-        FrozenWarpCharacter(model, identity, references, params, drivers, 1.5)
+
+    def draw(shares: Shares) -> torch.Tensor:
+        return FrozenWarpCharacter(model, identity, references, params, drivers, shares)(driver)[0]
+
+    for name, channels in (("local_flow", FLOW), ("residual", RESIDUAL)):
+        off, on = Shares(**{name: 0.0}), Shares(**{name: 1.0})
+        with torch.no_grad():
+            model.generator.out_conv.bias[ALPHA] += 3.0  # a residual that shows
+            before = {s: draw(s) for s in (off, on)}
+            model.generator.out_conv.bias[channels] += 1.0  # another answer from the trunk
+            after = {s: draw(s) for s in (off, on)}
+            model.generator.out_conv.bias[channels] -= 1.0
+            model.generator.out_conv.bias[ALPHA] -= 3.0
+        assert torch.equal(before[off], after[off]), name
+        assert float((before[on] - after[on]).abs().max()) > 1e-3, name
+        with pytest.raises(ValueError, match=name):
+            Shares(**{name: 1.5})
 
 
 def test_a_warp_character_draws_from_its_images_at_their_resolution(tmp_path, caplog):
@@ -147,6 +157,39 @@ def test_a_warp_character_draws_from_its_images_at_their_resolution(tmp_path, ca
     with pytest.raises(ValueError, match="iterations"):
         make_character(base, images, tmp_path / "x.puppet", CharacterOptions(name="x", iterations=10))
     assert not (tmp_path / "x.puppet").exists()
+
+
+def test_a_character_draws_without_the_residual_unless_asked(tmp_path):
+    """By default a character draws every pixel from its images: what the base's residual paints
+    does not reach it; ``residual=1`` takes it back."""
+    from conftest import ADVENTURER, make_tiny_base
+
+    from export.base_model import load_base, save_base
+    from export.character import CharacterOptions, make_character
+    from export.models.warp_head import ALPHA, RESIDUAL
+    from puppet.engine import Engine, EngineConfig
+
+    base = load_base(make_tiny_base(tmp_path / "tiny-warp.safetensors", "proxy", preset="tiny-warp"))
+    images = sorted(ADVENTURER.glob("mina_*.png"))[:2]
+    params = np.stack([P.neutral(), P.make(mouth_open=0.8)])
+    driver = np.full((1, 3, 32, 32), 0.5, np.float32)
+
+    def draw(name: str, residual: float | None) -> np.ndarray:
+        path = make_character(save_base(base, tmp_path / f"{name}.safetensors"), images, tmp_path / f"{name}.puppet",
+                              CharacterOptions(name=name, source_params=params, residual=residual))
+        engine = Engine.load(path, EngineConfig(device="cpu"))
+        try:
+            return engine.run(driver).rgb
+        finally:
+            engine.close()
+
+    with torch.no_grad():
+        base.model.generator.out_conv.bias[ALPHA] += 6.0  # a residual that shows
+        pictures = {r: draw(f"a{r}", r) for r in (None, 1.0)}
+        base.model.generator.out_conv.bias[RESIDUAL] += 1.0  # another residual
+        repainted = {r: draw(f"b{r}", r) for r in (None, 1.0)}
+    np.testing.assert_allclose(pictures[None], repainted[None], atol=1e-6)
+    assert np.abs(pictures[1.0] - repainted[1.0]).max() > 0.05
 
 
 def test_regions_are_sharpened_at_inference_only():
@@ -235,23 +278,25 @@ def test_references_at_one_pose_are_sampled_with_one_grid_to_the_same_picture():
     torch.testing.assert_close(shared.mask, each.mask, atol=1e-5, rtol=1e-5)
 
 
-def test_the_character_command_refuses_a_local_flow_outside_0_to_1(tmp_path, capsys):
+@pytest.mark.parametrize("option", ["--local-flow", "--residual"])
+def test_the_character_command_refuses_a_share_outside_0_to_1(tmp_path, capsys, option):
     from conftest import ADVENTURER
 
     from export.cli import main
 
     out = tmp_path / "mina.puppet"
     with pytest.raises(SystemExit):
-        main(["character", str(ADVENTURER / "mina_0.png"), "-o", str(out), "--local-flow", "1.5"])
-    assert "--local-flow: 1.5 is not a share between 0 and 1" in capsys.readouterr().err
+        main(["character", str(ADVENTURER / "mina_0.png"), "-o", str(out), option, "1.5"])
+    assert f"{option}: 1.5 is not a share between 0 and 1" in capsys.readouterr().err
     assert not out.exists()
 
 
-def test_eval_refuses_a_local_flow_outside_0_to_1(capsys):
+@pytest.mark.parametrize("option", ["--local-flow", "--residual"])
+def test_eval_refuses_a_share_outside_0_to_1(capsys, option):
     from puppet.assets import DEFAULT_BASE
 
     from export.cli import main
 
     with pytest.raises(SystemExit):
-        main(["eval", "--base", str(DEFAULT_BASE), "--local-flow", "-0.5"])
-    assert "--local-flow: -0.5 is not a share between 0 and 1" in capsys.readouterr().err
+        main(["eval", "--base", str(DEFAULT_BASE), option, "-0.5"])
+    assert f"{option}: -0.5 is not a share between 0 and 1" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from .backbones import build_encoder
 from .config import ModelConfig, get_config
 from .generator import Generator
 from .head_motion import POSE_INDEX
-from .warp_head import REGION_PARAMS, WarpHead, WarpOutput
+from .warp_head import REGION_PARAMS, Shares, WarpHead, WarpOutput
 
 
 class LatentPoseModel(nn.Module):
@@ -117,16 +117,14 @@ class FrozenWarpCharacter(FrozenCharacter):
     mina_3's expression took mina_4's mouth (masked L1 0.030); placed by the read-out, each of
     her drawings and the procedural characters' is chosen for its own expression by every region.
 
-    ``local_flow`` in [0, 1]: the share of the base's learnt local flow the character uses (see
-    ``export.character.CharacterOptions.local_flow``).
+    ``shares``: how much of the base's learnt local flow and residual the character uses (see
+    ``export.character.CharacterOptions``).
     """
 
     def __init__(self, model: LatentPoseModel, identity: torch.Tensor, references: torch.Tensor,
-                 reference_params: torch.Tensor, reference_drivers: torch.Tensor, local_flow: float = 1.0):
+                 reference_params: torch.Tensor, reference_drivers: torch.Tensor, shares: Shares = Shares()):
         super().__init__(model, identity)
-        if not 0.0 <= local_flow <= 1.0:
-            raise ValueError(f"local_flow is a share of the learnt local flow, in [0, 1], not {local_flow}")
-        self.local_flow = local_flow
+        self.shares = shares
         if references.dtype != torch.uint8 or references.dim() != 4 or references.shape[1] != 4:
             raise ValueError(f"references must be uint8 [R,4,S,S] (RGB and mask), not {references.dtype} "
                              f"{tuple(references.shape)}")
@@ -153,7 +151,7 @@ class FrozenWarpCharacter(FrozenCharacter):
             references = references.expand(n, -1, -1, -1, -1)
         out = self.warp(raw, pose, references, self.reference_params[None].expand(n, -1, -1),
                         shared_pose=self.shared_pose, previous_choice=previous_choice,
-                        reference_unit=self.reference_unit[None], local_flow=self.local_flow)
+                        reference_unit=self.reference_unit[None], shares=self.shares)
         return out.rgb, out.mask, pose, out.choice
 
 

@@ -19,11 +19,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..base_model import load_base
     from .evaluate import EvalConfig, evaluate, format_report
+    from ..models import Shares
     from .sheet_eval import SheetEvalConfig, format_sheet_report, sheet_evaluate
 
     base = load_base(args.base, with_discriminator=False)
-    sheet = SheetEvalConfig(identities=args.identities, seed=args.seed, world=args.world, local_flow=args.local_flow,
-                            sources=args.sources)
+    sheet = SheetEvalConfig(identities=args.identities, seed=args.seed, world=args.world,
+                            shares=Shares(args.local_flow, args.residual), sources=args.sources)
     report = {"base": str(args.base), "sheet": sheet_evaluate(base, sheet)}
     if base.model.warp is None:  # meta-training's own protocol: driven by itself, by the proxy, static
         report["frames"] = evaluate(base, EvalConfig(identities=args.identities, seed=args.seed))
@@ -66,6 +67,8 @@ def add_commands(sub) -> None:
     p.add_argument("--world", default="classic", help="of the held-out identities: classic or styled")
     p.add_argument("--local-flow", type=share, default=1.0,
                    help="warp head: the share of the learnt local flow the characters use (as character's option)")
+    p.add_argument("--residual", type=share, default=1.0,
+                   help="warp head: the share of the learnt residual the characters use (as character's option)")
     p.add_argument("--sources", type=int, choices=range(1, 9), default=8, metavar="1-8",
                    help="the first N of the 8 sources each identity gets (1: the rest drawing alone)")
     p.add_argument("--json", action="store_true")

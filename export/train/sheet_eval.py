@@ -31,6 +31,7 @@ from puppet import params as P
 from puppet.heads import Identity, render_head
 
 from ..base_model import BaseModel
+from ..models import Shares
 from ..character import as_bytes, showing_drivers
 from ..onnx_export import character_graph
 from .data import HELD_OUT_SEEDS, eye_regions, mouth_region
@@ -49,7 +50,7 @@ class SheetEvalConfig:
     targets: int = 6  # random target expressions per identity
     seed: int = 0
     world: str = "classic"  # of the held-out identities
-    local_flow: float = 1.0  # warp head: as ``character --local-flow``
+    shares: Shares = Shares()  # warp head: as ``character --local-flow`` and ``--residual``
     sources: int = len(SHEET)  # the first of the sheet's drawings each character gets (1: rest alone)
 
     def __post_init__(self) -> None:
@@ -81,7 +82,7 @@ def sharpness(picture: np.ndarray, region: np.ndarray) -> float:
 class _Character:
     """One held-out identity with its sheet, drawn by the model as the program would draw it."""
 
-    def __init__(self, base: BaseModel, ident: Identity, res: int, local_flow: float = 1.0,
+    def __init__(self, base: BaseModel, ident: Identity, res: int, shares: Shares = Shares(),
                  sources: int = len(SHEET)):
         self.base, self.ident, self.res = base, ident, res
         self.sheet = sheet_params(sources)
@@ -93,7 +94,7 @@ class _Character:
         if base.model.warp is not None:
             warp = {"references": as_bytes(refs[:, :3], refs[:, 3:]), "reference_params": torch.from_numpy(self.sheet),
                     "reference_drivers": torch.from_numpy(showing_drivers(base, self.sources, self.sheet)),
-                    "local_flow": local_flow}
+                    "shares": shares}
         self.graph = character_graph(base.model, identity, **warp)  # as the program draws it
 
     def model(self, params: np.ndarray) -> np.ndarray:
@@ -128,7 +129,7 @@ def sheet_evaluate(base: BaseModel, cfg: SheetEvalConfig = SheetEvalConfig()) ->
 
     for i in range(cfg.identities):
         ident = Identity.from_seed(HELD_OUT_SEEDS + cfg.seed * 10_000 + i, cfg.world)
-        character = _Character(base, ident, res, cfg.local_flow, cfg.sources)
+        character = _Character(base, ident, res, cfg.shares, cfg.sources)
         targets = np.stack([target_params(rng) for _ in range(cfg.targets)])
         real, renders = character.truth(targets)
         outputs = {row: getattr(character, row)(targets) for row in ROWS}
@@ -156,7 +157,7 @@ def sheet_evaluate(base: BaseModel, cfg: SheetEvalConfig = SheetEvalConfig()) ->
             report[f"{row}_{k}"] = mean
             report[f"{row}_follow_{k}"] = mean / truth[k] if abs(truth[k]) > 1e-9 else float("nan")
     report.update(identities=cfg.identities, targets=cfg.targets, world=cfg.world, resolution=res,
-                  local_flow=cfg.local_flow, sources=cfg.sources)
+                  local_flow=cfg.shares.local_flow, residual=cfg.shares.residual, sources=cfg.sources)
     return report
 
 
@@ -164,7 +165,8 @@ def format_sheet_report(r: dict) -> str:
     sources = r.get("sources", len(SHEET))
     lines = [f"sources as users give them: {r['identities']} held-out identities ({r['world']} world) x "
              f"{r['targets']} targets, proxy-driven, {r['resolution']} px"
-             + (f", local flow x {r['local_flow']:g}" if r.get("local_flow", 1.0) != 1.0 else "")
+             + "".join(f", {name.replace('_', ' ')} x {r[name]:g}" for name in ("local_flow", "residual")
+                       if r.get(name, 1.0) != 1.0)
              + (f", the first {sources} of the {len(SHEET)} sources" if sources != len(SHEET) else ""),
              "| row | masked L1 | PSNR | eyes L1 | mouth L1 | sharpness | follow eyes | mouth | yaw | pitch | roll |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
