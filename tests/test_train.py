@@ -318,3 +318,11 @@ def test_pack_base_averages_checkpoints_of_one_run(tmp_path, capsys):
     assert main(["pack-base", str(paths[0]), str(other), "-o", str(tmp_path / "x.safetensors")]) == 1
     assert "base_0.safetensors: not the architecture of" in capsys.readouterr().err
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_clip_grad_bounds_the_generator_step_and_logs_the_norm_before(tmp_path):
+    trainer = Trainer(replace(TINY, out=str(tmp_path), steps=2, clip_grad=0.5))
+    logged = trainer.train_step(next(trainer.batches()))
+    grads = [p.grad for p in trainer.model.parameters() if p.grad is not None]
+    assert logged["gnorm"] > 0.5  # a tiny model's first step: far above the bound
+    assert float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))) <= 0.5 + 1e-4

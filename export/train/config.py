@@ -21,6 +21,8 @@ class TrainConfig:
     world: str = "classic"  # procedural data: "classic" heads, or "styled" (many drawing styles)
     lr_g: float = 2e-4
     lr_d: float = 4e-4
+    clip_grad: float = 0.0  # the generator's (and read-out's) gradient norm is clipped to this; 0: not
+    # clipped. Two warp legs at lr 1e-4 saw their loss jump after about 2000 steps and not come back
     ema: float = 0.999
     proxy_prob: float = 0.5  # proxy-mode models: chance that the pose input is the proxy's render
     proxy_seed: int = 0  # the procedural identity of those renders; stored in the base file

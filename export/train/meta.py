@@ -225,6 +225,9 @@ class Trainer:
         for opt in optimizers:
             opt.zero_grad(set_to_none=True)
         loss_g.backward()
+        if cfg.clip_grad:
+            params = [p for opt in optimizers for group in opt.param_groups for p in group["params"]]
+            parts["gnorm"] = torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)  # before clipping
         for opt in optimizers:
             opt.step()
         update_ema(self.ema, self.model, cfg.ema)
