@@ -65,8 +65,8 @@ class CharacterOptions:
     # warp head: the share of the base's learnt local flow the character uses; None: none for a
     # base with calibrated references, all of it for one without (which needs it to undo its
     # read-out's bias). The flow refines the head's motion for heads like those it was trained on
-    # (16 held-out procedural identities: masked L1 0.0294 -> 0.0247 with it); on drawings it smears:
-    # Mina redraws her own drawings at up to 0.024 with it, 0.013 without, and her eyes smudge on turns.
+    # (16 held-out procedural identities: masked L1 0.0286 -> 0.0234 with it); on drawings it smears:
+    # Mina redraws her own drawings at up to 0.023 with it, 0.015 without, and her eyes smudge on turns.
     local_flow: float | None = None
     # warp head: the share of the base's learnt residual paint the character uses; None: none. With
     # a calibrated base it paints little but blur (grey smudges over Mina's cheek and forehead on
