@@ -78,24 +78,23 @@ def average_bases(bases: list[BaseModel], names: list[str]) -> BaseModel:
     """The mean of the floating-point weights of bases of one architecture (checkpoints of one run:
     their average is steadier than any one of them); the last base gives everything else. A
     ValueError naming the file when the architectures differ."""
-    first = bases[-1]
-    parts = [("model", lambda b: b.model), ("discriminator", lambda b: b.discriminator),
-             ("readout", lambda b: b.readout)]
+    last = bases[-1]
+    parts = [lambda b: b.model, lambda b: b.discriminator, lambda b: b.readout]
     for base, name in zip(bases, names):
-        if base.preset != first.preset or base.cfg != first.cfg:
+        if base.preset != last.preset or base.cfg != last.cfg:
             raise BaseModelError(f"{name}: not the architecture of {names[-1]} (cannot average them)")
-        if any((part(base) is None) != (part(first) is None) for _, part in parts):
+        if any((part(base) is None) != (part(last) is None) for part in parts):
             raise BaseModelError(f"{name}: holds other parts than {names[-1]} (cannot average them)")
     with torch.no_grad():
-        for _, part in parts:
-            if part(first) is None:
+        for part in parts:
+            if part(last) is None:
                 continue
             states = [part(b).state_dict() for b in bases]
             for key, value in states[-1].items():
                 if value.is_floating_point():
                     value.copy_(torch.stack([s[key] for s in states]).mean(0))
-    first.info["averaged"] = [b.info.get("steps") for b in bases]
-    return first
+    last.info["averaged"] = [b.info.get("steps") for b in bases]
+    return last
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:

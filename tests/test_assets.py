@@ -34,9 +34,8 @@ FOLLOWS = {"eyes_change": 0.8, "mouth_change": 0.8, "yaw_shift_px": 0.6, "pitch_
            "roll_deg": 0.85}  # measured 1.26, 0.93, 0.82, 0.94, 0.98 (the synthesis base: mouth 0.10)
 # Masked L1 to each of its own sources at the output resolution (measured: mina up to 0.0145 without
 # the local flow, as the procedural characters are made: up to 0.014 and 0.020, all without the
-# residual (with it mina 0.0149); with the base before
-# the one-drawing leg mina 0.013, 0.024 with the local flow, the procedural ones 0.015 and 0.022; with
-# the base before its references were calibrated mina 0.027, 0.030 with her drawings placed at their
+# residual (with it mina 0.0149); with the base before the one-drawing leg mina 0.013, 0.024 with
+# the local flow, the procedural ones 0.015 and 0.022; with the base before its references were calibrated mina 0.027, 0.030 with her drawings placed at their
 # parameters instead of where the read-out puts them, 0.050 while brows and gaze chose references)
 MAX_SOURCE_L1 = {"mina": 0.016, "procedural-1000004": 0.017, "procedural-1000013": 0.024}
 

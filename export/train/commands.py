@@ -18,8 +18,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..base_model import load_base
-    from .evaluate import EvalConfig, evaluate, format_report
     from ..models import Shares
+    from .evaluate import EvalConfig, evaluate, format_report
     from .sheet_eval import SheetEvalConfig, format_sheet_report, sheet_evaluate
 
     base = load_base(args.base, with_discriminator=False)

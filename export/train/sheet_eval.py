@@ -31,8 +31,8 @@ from puppet import params as P
 from puppet.heads import Identity, render_head
 
 from ..base_model import BaseModel
-from ..models import Shares
 from ..character import as_bytes, showing_drivers
+from ..models import Shares
 from ..onnx_export import character_graph
 from .data import HELD_OUT_SEEDS, eye_regions, mouth_region
 from .evaluate import FOLLOW_DRIVERS, motion
