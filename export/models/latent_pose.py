@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .backbones import build_encoder
 from .config import ModelConfig, get_config
 from .generator import Generator
 from .head_motion import POSE_INDEX
-from .warp_head import REGION_PARAMS, Shares, WarpHead, WarpOutput
+from .strokes import Strokes, stroke_maps
+from .warp_head import REGION_PARAMS, REGION_SHARPENING, REGIONS, REST, Shares, WarpHead, WarpOutput, softmax_channels
 
 
 class LatentPoseModel(nn.Module):
@@ -136,6 +138,30 @@ class FrozenWarpCharacter(FrozenCharacter):
         self.register_buffer("reference_unit", model.read_references(reference_drivers))
         pose = self.reference_params[:, POSE_INDEX]
         self.shared_pose = bool((pose == pose[:1]).all())
+        maps = clash = None
+        if self.shared_pose and len(references) > 1:  # a sheet drawn alike: composed by strokes
+            side = reference_drivers.shape[-1]
+            sheet = F.interpolate(references.float() * (1 / 255), size=(side, side), mode="area")
+            maps, clash = stroke_maps(sheet, self.regions_on_sheet(reference_drivers))
+        self.register_buffer("stroke_maps", maps)
+        self.register_buffer("stroke_clash", clash)
+
+    def regions_on_sheet(self, drivers: torch.Tensor) -> torch.Tensor:
+        """[3,h,h]: how much the eyes and the mouth cover each pixel, the mean over the drivers
+        showing each drawing (whose pose is the sheet's)."""
+        modes = {m: m.training for m in self.modules()}  # the model's as given, restored after
+        self.eval()
+        try:
+            with torch.no_grad():
+                raw = self.generator.raw(self.adain_params(self.pose_encoder(drivers.float())))
+                regions = softmax_channels(raw[:, REGIONS] * self.warp.sharpening(REGION_SHARPENING))
+        finally:
+            for m, training in modes.items():
+                m.training = training
+        return regions[:, :REST].mean(0)
+
+    def strokes(self) -> Strokes | None:
+        return None if self.stroke_maps is None else Strokes(self.stroke_maps, self.stroke_clash)
 
     def nothing_held(self) -> torch.Tensor:
         """[1, regions, R] zeros: a previous choice that holds no drawing."""
@@ -151,7 +177,7 @@ class FrozenWarpCharacter(FrozenCharacter):
             references = references.expand(n, -1, -1, -1, -1)
         out = self.warp(raw, pose, references, self.reference_params[None].expand(n, -1, -1),
                         shared_pose=self.shared_pose, previous_choice=previous_choice,
-                        reference_unit=self.reference_unit[None], shares=self.shares)
+                        reference_unit=self.reference_unit[None], shares=self.shares, strokes=self.strokes())
         return out.rgb, out.mask, pose, out.choice
 
 

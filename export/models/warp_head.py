@@ -35,6 +35,7 @@ from puppet import params as P
 
 from .head_motion import POSE_INDEX, head_motion_grid, identity_grid
 from .param_units import from_unit, to_unit
+from .strokes import Strokes
 
 # The trunk's output channels, in order.
 FLOW, REGIONS, RESIDUAL, ALPHA, MASK = slice(0, 2), slice(2, 6), slice(6, 9), slice(9, 10), slice(10, 11)
@@ -84,6 +85,10 @@ CHOICE_SHARPENING = 64.0
 # (Mina without local flow): 80 / 91 / 83 / 90 and 13 / 19 / 20 / 20 without, 34 / 42 / 33 / 29 and
 # 1 / 5 / 1 / 0 with it.
 HOLD_MARGIN = 0.08
+# At inference, with a sheet composed by strokes, an eye or the mouth counts a drawing that clashes
+# with the rest's (see export/models/strokes.py) as this much further: out of reach (an eye's own
+# state spans a distance of about 2.4), so that it keeps the rest's drawing instead.
+CLASH = 10.0
 # At inference the eyes and the mouth each count the drawing the rest of the face takes as this
 # much nearer (as the hold does the previous frame's), so that a region takes another drawing
 # only where the driver clearly asks for it (a blink, a wink, an open mouth on a face drawn with
@@ -156,6 +161,8 @@ class WarpOutput:
     regions: torch.Tensor  # [N,4,h,w], softmax over regions
     choice: torch.Tensor  # [N,4,R], softmax over references
     params: torch.Tensor  # [N,NUM_PARAMS] read from the pose code, scaled to [-1, 1]
+    # [N,4,S,S] with shared_pose: each region's drawing's share of each output pixel
+    shown: torch.Tensor | None = None
 
 
 class WarpHead(nn.Module):
@@ -183,10 +190,11 @@ class WarpHead(nn.Module):
         return F.interpolate(references, size=(side, side), mode="bicubic", align_corners=False).clamp(0, 1)
 
     def choose(self, driver_unit: torch.Tensor, reference_unit: torch.Tensor,
-               previous: torch.Tensor | None = None) -> torch.Tensor:
+               previous: torch.Tensor | None = None, clash: torch.Tensor | None = None) -> torch.Tensor:
         """[N,P], [N,R,P] parameters in unit scale -> [N,4,R] softmax choice per region;
         ``previous`` [1 or N,4,R]: the last frame's choice, held by HOLD_MARGIN. At inference the
-        eyes and the mouth lean to the rest's drawing by COHERENCE."""
+        eyes and the mouth lean to the rest's drawing by COHERENCE, and keep away by CLASH from
+        drawings that ``clash`` [3,R,R] (:class:`~.strokes.Strokes`) with the rest's."""
         diff = (driver_unit[:, None, None, :] - reference_unit[:, None, :, :]) ** 2  # [N,1,R,P]
         dist = (diff * self.region_weights[None, :, None, :]).sum(-1)  # [N,4,R]
         if previous is not None:
@@ -195,6 +203,10 @@ class WarpHead(nn.Module):
         if not self.training:  # eyes and mouth lean to the drawing the rest of the face takes
             rest = torch.softmax(-dist[:, REST] * scale, dim=-1)  # [N,R]
             dist = dist - COHERENCE * rest[:, None, :] * self.leans[None, :, None]
+            if clash is not None:  # [n,g,a] = sum over b of clash[g,a,b] * rest[n,b]
+                n, r = rest.shape
+                away = (clash.reshape(-1, r) @ rest.T).T.reshape(n, REST, r)
+                dist = dist + CLASH * torch.cat([away, torch.zeros_like(away[:, :1])], 1)
         return torch.softmax(-dist * scale, dim=-1)
 
     def calibrate(self, reference_params: torch.Tensor, reference_unit: torch.Tensor) -> torch.Tensor:
@@ -208,10 +220,30 @@ class WarpHead(nn.Module):
         error = ((from_unit(reference_unit) - reference_params) * self.pose_mask).mean(-2, keepdim=True)
         return reference_params + error  # one shift for all, so a sheet drawn alike keeps one pose
 
+    @staticmethod
+    def stroke_weights(maps: torch.Tensor, taken: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        """[N,4,S,S]: how much each region's drawing shows at each output point, composed by
+        strokes (:mod:`~.strokes`): the rest of the face's drawing, and over it the strokes each of
+        the eyes and the mouth takes from its own. ``maps`` [3,R,R,h',h']
+        (:class:`~.strokes.Strokes`), ``taken`` [N,4] each region's drawing, ``grid`` [N,S,S,2]
+        where each output point is found on the sheet."""
+        n, r, side = taken.shape[0], maps.shape[1], maps.shape[-1]
+        pair = torch.arange(REST, device=taken.device) * (r * r) + taken[:, :REST] * r + taken[:, REST:]  # [N,3]
+        taking = maps.reshape(-1, side, side)[pair.flatten()].view(n, REST, side, side)
+        # sampled at half the side and enlarged: their edges lie where the drawings agree
+        half = F.avg_pool2d(grid.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)  # [N,S/2,S/2,2]
+        over = F.grid_sample(taking, half, mode="bilinear", padding_mode="zeros", align_corners=False)
+        over = F.interpolate(over, size=grid.shape[1:3], mode="bilinear", align_corners=False)  # [N,3,S,S]
+        # where two regions take the same point (strokes of two pairs that overlap: rare) they
+        # share it, so that the weights still sum to one
+        over = over / over.sum(1, keepdim=True).clamp(min=1.0)
+        return torch.cat([over, 1 - over.sum(1, keepdim=True)], 1)
+
     def forward(self, raw: torch.Tensor, pose: torch.Tensor, references: torch.Tensor,
                 reference_params: torch.Tensor, shared_pose: bool = False,
                 previous_choice: torch.Tensor | None = None,
-                reference_unit: torch.Tensor | None = None, shares: Shares = Shares()) -> WarpOutput:
+                reference_unit: torch.Tensor | None = None, shares: Shares = Shares(),
+                strokes: Strokes | None = None) -> WarpOutput:
         """raw [N,11,h,w] (the trunk's output), pose [N,Q] (pose code), references [N,R,4,S,S]
         (RGB and mask in [0,1]), reference_params [N,R,NUM_PARAMS] (their expression parameters).
         ``shared_pose``: one set of references [1,R,4,S,S] for every driver, each showing the head
@@ -222,7 +254,9 @@ class WarpHead(nn.Module):
         they are; meta-training and a frozen character give what the read-out makes of a driver
         showing it (:class:`~.latent_pose.FrozenWarpCharacter`), which also places them
         (:meth:`calibrate`) where the base was trained so. ``shares``: how much of the learnt local
-        flow and residual are used (a frozen character's choice)."""
+        flow and residual are used (a frozen character's choice). ``strokes``: with
+        ``shared_pose``, the sheet composed by strokes instead of the learnt regions
+        (:mod:`~.strokes`)."""
         n, (_, r, _, side, _) = raw.shape[0], references.shape
         unit = self.readout(pose)  # [N,P]
         driver_params = from_unit(unit)
@@ -230,7 +264,8 @@ class WarpHead(nn.Module):
             reference_unit = to_unit(reference_params)
         elif self.calibrated_pose:
             reference_params = self.calibrate(reference_params, reference_unit)
-        choice = self.choose(unit, reference_unit, previous_choice)  # [N,4,R]
+        choice = self.choose(unit, reference_unit, previous_choice,
+                             None if strokes is None else strokes.clash)  # [N,4,R]
 
         def up(x):
             return F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
@@ -238,7 +273,7 @@ class WarpHead(nn.Module):
         regions = softmax_channels(raw[:, REGIONS] * self.sharpening(REGION_SHARPENING))
         alpha = shares.residual * torch.sigmoid(raw[:, ALPHA] + ALPHA_BIAS)  # [N,1,h,w]
 
-        points = identity_grid(side, raw.device)[None]  # [1,S,S,2]
+        points, shown = identity_grid(side, raw.device)[None], None  # [1,S,S,2]
         if shares.local_flow:
             flow = (shares.local_flow * self.max_flow) * torch.tanh(up(raw[:, FLOW]))  # [N,2,S,S]
             points = points + flow.permute(0, 2, 3, 1)  # [N,S,S,2]
@@ -250,10 +285,12 @@ class WarpHead(nn.Module):
             # gave the same picture for twice the work (Mina's frame in onnxruntime on the CPU:
             # 31.0 -> 27.4 ms, the gather of four drawings' textures included).
             grid = head_motion_grid(points, driver_params, reference_params[:, :1])[:, 0]  # [N,S,S,2]
-            picked = self.texture(references[0])[choice.argmax(-1).flatten()]  # [N*4,4,S',S']
+            taken = choice.argmax(-1)  # [N,4]
+            picked = self.texture(references[0])[taken.flatten()]  # [N*4,4,S',S']
             warped = F.grid_sample(picked.reshape(n, -1, *picked.shape[-2:]), grid, mode="bilinear",
                                    padding_mode="zeros", align_corners=False)  # [N,4*4,S,S]
-            copied = (warped.view(n, -1, 4, side, side) * up(regions)[:, :, None]).sum(1)  # [N,4,S,S]
+            shown = up(regions) if strokes is None else self.stroke_weights(strokes.maps, taken, grid)
+            copied = (warped.view(n, -1, 4, side, side) * shown[:, :, None]).sum(1)  # [N,4,S,S]
         else:
             # sum over regions of region x choice; a MatMul (onnxruntime's Einsum took 1.2 ms here)
             weights = (choice.transpose(1, 2) @ up(regions).flatten(2)).view(n, r, side, side)  # [N,R,S,S]
@@ -262,8 +299,8 @@ class WarpHead(nn.Module):
                                    padding_mode="zeros", align_corners=False)  # [N*R,4,S,S]
             copied = (warped.view(n, r, 4, side, side) * weights[:, :, None]).sum(1)  # [N,4,S,S]
         if not shares.residual:
-            return WarpOutput(copied[:, :3], copied[:, 3:], alpha, regions, choice, unit)
+            return WarpOutput(copied[:, :3], copied[:, 3:], alpha, regions, choice, unit, shown)
         a = up(alpha)
         rgb = a * (torch.tanh(up(raw[:, RESIDUAL])) * 0.75 + 0.5) + (1 - a) * copied[:, :3]
         mask = a * torch.sigmoid(up(raw[:, MASK])) + (1 - a) * copied[:, 3:]
-        return WarpOutput(rgb, mask, alpha, regions, choice, unit)
+        return WarpOutput(rgb, mask, alpha, regions, choice, unit, shown)

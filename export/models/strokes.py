@@ -1,0 +1,125 @@
+"""How a frozen character composes its drawings by strokes, so that no line is drawn in two pieces.
+
+The warp head's regions were learnt on procedural heads and end where they end. On a drawing whose
+features lie elsewhere (Mina, in three-quarter view, her brows high above her eyes) the regions
+cross its lines, and where an eye took one drawing and the rest of the face another, a brow or
+the eye itself was drawn in two pieces, part from each (the demo clip: in 24 % of its frames an
+eye or the mouth took another drawing than the rest of her face).
+
+So a character whose drawings share one pose (a sheet drawn alike) composes them by strokes: the
+rest of the face's drawing b and, over it, for each of the eyes and the mouth that took another
+drawing a, the strokes in which a differs from b that are its own, each whole. A stroke is the
+region's it leads to: each pixel where the drawings differ goes to the region nearest it by a
+path that runs along the differences at a fraction of the cost of crossing pixels where the
+drawings agree; beyond the region's reach it stays the rest's. Where one connected stroke would
+go to two owners (a line from an eye to the mouth, or one running beyond the reach), the region
+cannot take a over b whole: it clashes, and at inference keeps the rest's drawing instead
+(``WarpHead.choose``). A sheet whose drawings differ in one feature each (the procedural heads')
+composes freely; one whose drawings differ everywhere at once (Mina's) shows one drawing at a
+time, whole.
+
+The maps reach a margin beyond their strokes, so that their soft edges lie where the drawings
+agree and mix nothing visible.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+# Colour or mask differences of more than this (in [0, 1]) are strokes that differ.
+DIFFERENCE = 0.12
+# A path along a stroke costs this much of one across pixels where the drawings agree.
+ALONG_STROKE = 0.05
+# The maps reach this fraction of the side beyond their strokes, each point to the owner of the
+# nearest stroke.
+MARGIN = 0.025
+# A region takes strokes at most this fraction of the side beyond where it lies: on drawings that
+# differ everywhere a little (a hand-drawn sheet whose outlines do not overlay), the differences
+# join long strokes, and an eye would otherwise take the whole face's outline.
+MAX_REACH = 0.2
+# The maps are kept at half the model's side (and sampled at half the output's): their edges lie
+# where the drawings agree.
+DOWNSAMPLE = 2
+
+
+def _distance_to(mask: np.ndarray) -> np.ndarray:
+    """Each pixel's distance (in pixels) to the nearest True pixel of ``mask`` (inf if none)."""
+    if not mask.any():
+        return np.full(mask.shape, np.inf, np.float32)
+    return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5)
+
+
+def _grid_edges(side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 8-neighbour edges of a side x side pixel grid: (from, to, length), both ways."""
+    index = np.arange(side * side).reshape(side, side)
+    starts, ends, lengths = [], [], []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        a = index[:side - dy, max(0, -dx):side - max(0, dx)]
+        b = index[dy:, max(0, dx):side - max(0, -dx)]
+        starts += [a.ravel(), b.ravel()]
+        ends += [b.ravel(), a.ravel()]
+        lengths += [np.full(a.size * 2, np.hypot(dy, dx), np.float32)]
+    return np.concatenate(starts), np.concatenate(ends), np.concatenate(lengths)
+
+
+def _nearest_seed(differs: np.ndarray, seeds: np.ndarray, edges) -> np.ndarray:
+    """[h,h]: the seed (its value in ``seeds``) nearest each pixel by a path along ``differs``
+    at ALONG_STROKE of the cost of crossing other pixels."""
+    start, end, length = edges
+    step = np.where(differs.ravel()[end], ALONG_STROKE, 1.0) * length
+    graph = csr_matrix((step, (start, end)), shape=(differs.size, differs.size))
+    _, _, nearest = dijkstra(graph, indices=np.flatnonzero(seeds.ravel() >= 0), min_only=True,
+                             return_predecessors=True)
+    return seeds.ravel()[nearest].reshape(differs.shape)
+
+
+class Strokes(NamedTuple):
+    """maps [G,R,R,h',h'] float 0/1: map [g, a, b] is where region g (an eye or the mouth),
+    having taken drawing a while the rest of the face took b, draws a; clash [G,R,R] float 0/1:
+    1 where it cannot take a over b whole."""
+    maps: torch.Tensor
+    clash: torch.Tensor
+
+
+def stroke_maps(references: torch.Tensor, regions: torch.Tensor) -> Strokes:
+    """references [R,4,h,h] in [0,1] (RGB and mask, at the model's side h), regions [G,h,h] in
+    [0,1] (how much each of the eyes and the mouth covers each pixel of the sheet) -> their
+    strokes, the maps at h/2."""
+    refs, cover = references.float().numpy(), regions.float().numpy()
+    r, side, count = refs.shape[0], refs.shape[-1], len(cover)
+    rest = count  # the owner index of the rest of the face
+    reach, margin = MAX_REACH * side, max(1.0, MARGIN * side)
+    distance = np.stack([_distance_to(c > 0.5) for c in cover])  # to where each region lies
+    seeds = np.where(cover.max(0) > 0.5, cover.argmax(0), -1)
+    edges = _grid_edges(side)
+    maps = np.zeros((count, r, r, side, side), np.float32)
+    clash = np.zeros((count, r, r), np.float32)
+    for a in range(r):
+        for b in range(r):
+            if a == b:
+                continue
+            differs = np.abs(refs[a] - refs[b]).max(0) > DIFFERENCE
+            owner = _nearest_seed(differs, seeds, edges) if (seeds >= 0).any() else np.full(differs.shape, rest)
+            for g in range(count):  # beyond its reach a region's stroke would be cut
+                owner[(owner == g) & (distance[g] > reach)] = rest
+            owner = np.where(differs, owner, -1)
+            # strokes: the differences, anti-aliased fragments of one line joined
+            n, strokes = cv2.connectedComponents(cv2.dilate(differs.astype(np.uint8), np.ones((3, 3), np.uint8)))
+            for g in range(count):
+                mine = np.unique(strokes[owner == g])
+                others = np.unique(strokes[(owner >= 0) & (owner != g)])
+                clash[g, a, b] = float(np.isin(mine, others).any())
+            # every point within the margin of a stroke goes to the owner of the nearest stroke
+            to_stroke = np.stack([_distance_to(owner == g) for g in range(count + 1)])
+            nearest, within = to_stroke.argmin(0), to_stroke.min(0) <= margin
+            for g in range(count):
+                maps[g, a, b] = (nearest == g) & within
+    small = F.max_pool2d(torch.from_numpy(maps).view(-1, 1, side, side), DOWNSAMPLE)
+    return Strokes(small.view(*maps.shape[:3], *small.shape[-2:]), torch.from_numpy(clash))
