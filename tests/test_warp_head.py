@@ -278,6 +278,52 @@ def test_references_at_one_pose_are_sampled_with_one_grid_to_the_same_picture():
     torch.testing.assert_close(shared.mask, each.mask, atol=1e-5, rtol=1e-5)
 
 
+def test_references_at_several_poses_are_sampled_chosen_only_to_the_same_picture():
+    """A frozen character at inference samples each region's chosen drawing only, moved from that
+    drawing's own pose: the picture of all drawings weighed by a choice one-hot to float precision."""
+    torch.manual_seed(0)
+    model = create_model("tiny-warp").eval()
+    refs = torch.rand(1, 3, 4, 64, 64)
+    params = torch.from_numpy(np.stack([P.make(yaw=-30.0), P.make(eye_open_l=0.0), P.make(yaw=30.0, smile=1.0)]))
+    with torch.no_grad():
+        identity = model.identity(torch.rand(2, 3, 3, 32, 32))
+        pose = model.pose(torch.rand(2, 3, 32, 32))
+        each = model.reenact(identity, pose, refs.expand(2, -1, -1, -1, -1), params[None].expand(2, -1, -1))
+        raw = model.generator.raw(model.generator.adain_params(identity, pose))
+        chosen = model.warp(raw, pose, refs, params[None].expand(2, -1, -1))
+    torch.testing.assert_close(chosen.rgb, each.rgb, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(chosen.mask, each.mask, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("poses", ["one", "several"])
+def test_a_frozen_character_enlarges_its_references_once_not_every_frame(poses):
+    """The references are sampled from a copy twice their side, upsampled bicubically: a constant
+    that onnxruntime folds when the graph loads. Made from the driver's batch instead, it ran for
+    every frame (800 ms of an 840 ms frame for a procedural demo character)."""
+    import onnx
+
+    from export.onnx_export import export_onnx
+    from puppet.bundle import INPUT
+
+    torch.manual_seed(0)
+    model = create_model("tiny-warp").eval()
+    res = model.cfg.resolution
+    references = (torch.rand(3, 4, 2 * res, 2 * res) * 255).to(torch.uint8)
+    yaws = (0.0, 0.0, 0.0) if poses == "one" else (-30.0, 0.0, 30.0)
+    params = torch.from_numpy(np.stack([P.make(yaw=y, eye_open_l=e) for y, e in zip(yaws, (1.0, 0.0, 1.0))]))
+    graph = FrozenWarpCharacter(model, torch.rand(1, model.cfg.identity_dim), references, params,
+                                torch.rand(3, 3, res, res)).eval()
+    proto = onnx.load_from_string(export_onnx(graph, res))
+    per_frame, cubic = {INPUT}, []
+    for node in proto.graph.node:  # in topological order
+        if any(name in per_frame for name in node.input):
+            per_frame.update(node.output)
+        if node.op_type == "Resize" and any(a.name == "mode" and a.s == b"cubic" for a in node.attribute):
+            cubic.append(node)
+    assert cubic  # the finer copy is there
+    assert not [node.name for node in cubic if node.output[0] in per_frame]
+
+
 @pytest.mark.parametrize("option", ["--local-flow", "--residual"])
 def test_the_character_command_refuses_a_share_outside_0_to_1(tmp_path, capsys, option):
     from conftest import ADVENTURER

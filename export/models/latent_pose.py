@@ -121,6 +121,9 @@ class FrozenWarpCharacter(FrozenCharacter):
 
     ``shares``: how much of the base's learnt local flow and residual the character uses (see
     ``export.character.CharacterOptions``).
+
+    Drawings that share one pose (a sheet drawn alike) are composed by strokes, their maps frozen
+    in too (``export/models/strokes.py``).
     """
 
     def __init__(self, model: LatentPoseModel, identity: torch.Tensor, references: torch.Tensor,
@@ -172,9 +175,7 @@ class FrozenWarpCharacter(FrozenCharacter):
         n = driver.shape[0]
         pose = self.pose_encoder(driver)
         raw = self.generator.raw(self.adain_params(pose))
-        references = (self.references.float() * (1 / 255))[None]  # [1,R,4,S,S]
-        if not self.shared_pose:  # each reference warped by its own grid, per driver
-            references = references.expand(n, -1, -1, -1, -1)
+        references = (self.references.float() * (1 / 255))[None]  # [1,R,4,S,S], the same for every driver
         out = self.warp(raw, pose, references, self.reference_params[None].expand(n, -1, -1),
                         shared_pose=self.shared_pose, previous_choice=previous_choice,
                         reference_unit=self.reference_unit[None], shares=self.shares, strokes=self.strokes())

@@ -87,6 +87,12 @@ class Strokes(NamedTuple):
     maps: torch.Tensor
     clash: torch.Tensor
 
+    @property
+    def whole(self) -> bool:
+        """Whether every region clashes with every drawing but the rest's: the sheet is then drawn
+        one drawing at a time, whole."""
+        return bool((self.clash + torch.eye(self.clash.shape[-1])).ge(1).all())
+
 
 def stroke_maps(references: torch.Tensor, regions: torch.Tensor) -> Strokes:
     """references [R,4,h,h] in [0,1] (RGB and mask, at the model's side h), regions [G,h,h] in

@@ -86,9 +86,9 @@ CHOICE_SHARPENING = 64.0
 # 1 / 5 / 1 / 0 with it.
 HOLD_MARGIN = 0.08
 # At inference, with a sheet composed by strokes, an eye or the mouth counts a drawing that clashes
-# with the rest's (see export/models/strokes.py) as this much further: out of reach (an eye's own
-# state spans a distance of about 2.4), so that it keeps the rest's drawing instead.
-CLASH = 10.0
+# with the rest's (see export/models/strokes.py) as this much further: beyond any distance between
+# parameters in [-1, 1], so that it keeps the rest's drawing instead.
+CLASH = 100.0
 # At inference the eyes and the mouth each count the drawing the rest of the face takes as this
 # much nearer (as the hold does the previous frame's), so that a region takes another drawing
 # only where the driver clearly asks for it (a blink, a wink, an open mouth on a face drawn with
@@ -244,8 +244,8 @@ class WarpHead(nn.Module):
                 previous_choice: torch.Tensor | None = None,
                 reference_unit: torch.Tensor | None = None, shares: Shares = Shares(),
                 strokes: Strokes | None = None) -> WarpOutput:
-        """raw [N,11,h,w] (the trunk's output), pose [N,Q] (pose code), references [N,R,4,S,S]
-        (RGB and mask in [0,1]), reference_params [N,R,NUM_PARAMS] (their expression parameters).
+        """raw [N,11,h,w] (the trunk's output), pose [N,Q] (pose code), references [N or 1,R,4,S,S]
+        (RGB and mask in [0,1]; 1: the same for every driver), reference_params [N,R,NUM_PARAMS] (their expression parameters).
         ``shared_pose``: one set of references [1,R,4,S,S] for every driver, each showing the head
         at one pose (as a sheet drawn alike does): a frozen character at inference, where one grid
         per driver samples only the drawings chosen (no gradient reaches the choice).
@@ -257,7 +257,10 @@ class WarpHead(nn.Module):
         flow and residual are used (a frozen character's choice). ``strokes``: with
         ``shared_pose``, the sheet composed by strokes instead of the learnt regions
         (:mod:`~.strokes`)."""
-        n, (_, r, _, side, _) = raw.shape[0], references.shape
+        # the batch size read off the pose code, not the trunk's output: a frozen graph that uses
+        # none of the trunk's answers (no local flow, no residual, composed by strokes) then
+        # leaves the trunk out
+        n, (_, r, _, side, _) = pose.shape[0], references.shape
         unit = self.readout(pose)  # [N,P]
         driver_params = from_unit(unit)
         if reference_unit is None:
@@ -277,21 +280,39 @@ class WarpHead(nn.Module):
         if shares.local_flow:
             flow = (shares.local_flow * self.max_flow) * torch.tanh(up(raw[:, FLOW]))  # [N,2,S,S]
             points = points + flow.permute(0, 2, 3, 1)  # [N,S,S,2]
-        if shared_pose:
-            if self.training:
-                raise ValueError("shared_pose samples only the chosen drawings: it is for inference")
+        if shared_pose and self.training:
+            raise ValueError("shared_pose samples only the chosen drawings: it is for inference")
+        if not self.training and references.shape[0] == 1:  # a frozen character
             # Each region takes only its chosen drawing: at inference the choice is one-hot to float
             # precision (CHOICE_SHARPENING), so sampling all R drawings and weighing them by it
             # gave the same picture for twice the work (Mina's frame in onnxruntime on the CPU:
-            # 31.0 -> 27.4 ms, the gather of four drawings' textures included).
-            grid = head_motion_grid(points, driver_params, reference_params[:, :1])[:, 0]  # [N,S,S,2]
+            # 31.0 -> 27.4 ms, the gather of four drawings' textures included). The references'
+            # texture stays a constant, which onnxruntime folds: made per driver, it upsampled the
+            # references every frame (800 ms of an 840 ms frame for a procedural demo character).
             taken = choice.argmax(-1)  # [N,4]
-            picked = self.texture(references[0])[taken.flatten()]  # [N*4,4,S',S']
-            warped = F.grid_sample(picked.reshape(n, -1, *picked.shape[-2:]), grid, mode="bilinear",
-                                   padding_mode="zeros", align_corners=False)  # [N,4*4,S,S]
-            shown = up(regions) if strokes is None else self.stroke_weights(strokes.maps, taken, grid)
-            copied = (warped.view(n, -1, 4, side, side) * shown[:, :, None]).sum(1)  # [N,4,S,S]
+            texture = self.texture(references[0])  # [R,4,S',S']
+            if not shared_pose:  # each region's drawing moved from its own pose
+                chosen = torch.gather(reference_params, 1, taken[..., None].expand(-1, -1, reference_params.shape[-1]))
+                grid = head_motion_grid(points, driver_params, chosen).flatten(0, 1)  # [N*4,S,S,2]
+                warped = F.grid_sample(texture[taken.flatten()], grid, mode="bilinear", padding_mode="zeros",
+                                       align_corners=False)  # [N*4,4,S,S]
+                shown = up(regions)
+                copied = (warped.view(n, -1, 4, side, side) * shown[:, :, None]).sum(1)  # [N,4,S,S]
+            elif strokes is not None and strokes.whole:
+                # every region keeps the rest's drawing: that one alone is sampled (Mina's sheet)
+                grid = head_motion_grid(points, driver_params, reference_params[:, :1])[:, 0]  # [N,S,S,2]
+                copied = F.grid_sample(texture[taken[:, REST]], grid, mode="bilinear", padding_mode="zeros",
+                                       align_corners=False)  # [N,4,S,S]
+                shown = (1 - self.leans)[None, :, None, None].expand(n, -1, side, side)  # the rest's, whole
+            else:  # one grid for every drawing of the sheet
+                grid = head_motion_grid(points, driver_params, reference_params[:, :1])[:, 0]  # [N,S,S,2]
+                picked = texture[taken.flatten()]  # [N*4,4,S',S']
+                warped = F.grid_sample(picked.reshape(n, -1, *picked.shape[-2:]), grid, mode="bilinear",
+                                       padding_mode="zeros", align_corners=False)  # [N,4*4,S,S]
+                shown = up(regions) if strokes is None else self.stroke_weights(strokes.maps, taken, grid)
+                copied = (warped.view(n, -1, 4, side, side) * shown[:, :, None]).sum(1)  # [N,4,S,S]
         else:
+            references = references.expand(n, -1, -1, -1, -1)  # given once for every driver, or per driver
             # sum over regions of region x choice; a MatMul (onnxruntime's Einsum took 1.2 ms here)
             weights = (choice.transpose(1, 2) @ up(regions).flatten(2)).view(n, r, side, side)  # [N,R,S,S]
             grid = head_motion_grid(points, driver_params, reference_params)  # [N,R,S,S,2]
