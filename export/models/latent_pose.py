@@ -142,7 +142,7 @@ class FrozenWarpCharacter(FrozenCharacter):
         pose = self.reference_params[:, POSE_INDEX]
         self.shared_pose = bool((pose == pose[:1]).all())
         maps = clash = None
-        if self.shared_pose and len(references) > 1:  # a sheet drawn alike: composed by strokes
+        if self.shared_pose:  # a sheet drawn alike (or one drawing): composed by strokes
             side = reference_drivers.shape[-1]
             sheet = F.interpolate(references.float() * (1 / 255), size=(side, side), mode="area")
             maps, clash = stroke_maps(sheet, self.regions_on_sheet(reference_drivers))
