@@ -24,6 +24,7 @@ agree and mix nothing visible.
 
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
 import cv2
@@ -107,25 +108,22 @@ def stroke_maps(references: torch.Tensor, regions: torch.Tensor) -> Strokes:
     edges = _grid_edges(side)
     maps = np.zeros((count, r, r, side, side), np.float32)
     clash = np.zeros((count, r, r), np.float32)
-    for a in range(r):
-        for b in range(r):
-            if a == b:
-                continue
-            differs = np.abs(refs[a] - refs[b]).max(0) > DIFFERENCE
-            owner = _nearest_seed(differs, seeds, edges) if (seeds >= 0).any() else np.full(differs.shape, rest)
-            for g in range(count):  # beyond its reach a region's stroke would be cut
-                owner[(owner == g) & (distance[g] > reach)] = rest
-            owner = np.where(differs, owner, -1)
-            # strokes: the differences, anti-aliased fragments of one line joined
-            n, strokes = cv2.connectedComponents(cv2.dilate(differs.astype(np.uint8), np.ones((3, 3), np.uint8)))
-            for g in range(count):
-                mine = np.unique(strokes[owner == g])
-                others = np.unique(strokes[(owner >= 0) & (owner != g)])
-                clash[g, a, b] = float(np.isin(mine, others).any())
-            # every point within the margin of a stroke goes to the owner of the nearest stroke
-            to_stroke = np.stack([_distance_to(owner == g) for g in range(count + 1)])
-            nearest, within = to_stroke.argmin(0), to_stroke.min(0) <= margin
-            for g in range(count):
-                maps[g, a, b] = (nearest == g) & within
+    for a, b in itertools.combinations(range(r), 2):  # where a and b differ: the same both ways
+        differs = np.abs(refs[a] - refs[b]).max(0) > DIFFERENCE
+        owner = _nearest_seed(differs, seeds, edges) if (seeds >= 0).any() else np.full(differs.shape, rest)
+        for g in range(count):  # beyond its reach a region's stroke would be cut
+            owner[(owner == g) & (distance[g] > reach)] = rest
+        owner = np.where(differs, owner, -1)
+        # strokes: the differences, anti-aliased fragments of one line joined
+        _, strokes = cv2.connectedComponents(cv2.dilate(differs.astype(np.uint8), np.ones((3, 3), np.uint8)))
+        for g in range(count):
+            mine = np.unique(strokes[owner == g])
+            others = np.unique(strokes[(owner >= 0) & (owner != g)])
+            clash[g, a, b] = clash[g, b, a] = float(np.isin(mine, others).any())
+        # every point within the margin of a stroke goes to the owner of the nearest stroke
+        to_stroke = np.stack([_distance_to(owner == g) for g in range(count + 1)])
+        nearest, within = to_stroke.argmin(0), to_stroke.min(0) <= margin
+        for g in range(count):
+            maps[g, a, b] = maps[g, b, a] = (nearest == g) & within
     small = F.max_pool2d(torch.from_numpy(maps).view(-1, 1, side, side), DOWNSAMPLE)
     return Strokes(small.view(*maps.shape[:3], *small.shape[-2:]), torch.from_numpy(clash))
