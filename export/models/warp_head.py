@@ -245,7 +245,8 @@ class WarpHead(nn.Module):
                 reference_unit: torch.Tensor | None = None, shares: Shares = Shares(),
                 strokes: Strokes | None = None) -> WarpOutput:
         """raw [N,11,h,w] (the trunk's output), pose [N,Q] (pose code), references [N or 1,R,4,S,S]
-        (RGB and mask in [0,1]; 1: the same for every driver), reference_params [N,R,NUM_PARAMS] (their expression parameters).
+        (RGB and mask in [0,1]; 1: the same for every driver), reference_params [N,R,NUM_PARAMS]
+        (their expression parameters).
         ``shared_pose``: one set of references [1,R,4,S,S] for every driver, each showing the head
         at one pose (as a sheet drawn alike does): a frozen character at inference, where one grid
         per driver samples only the drawings chosen (no gradient reaches the choice).
@@ -298,19 +299,19 @@ class WarpHead(nn.Module):
                                        align_corners=False)  # [N*4,4,S,S]
                 shown = up(regions)
                 copied = (warped.view(n, -1, 4, side, side) * shown[:, :, None]).sum(1)  # [N,4,S,S]
-            elif strokes is not None and strokes.whole:
-                # every region keeps the rest's drawing: that one alone is sampled (Mina's sheet)
-                grid = head_motion_grid(points, driver_params, reference_params[:, :1])[:, 0]  # [N,S,S,2]
-                copied = F.grid_sample(texture[taken[:, REST]], grid, mode="bilinear", padding_mode="zeros",
-                                       align_corners=False)  # [N,4,S,S]
-                shown = (1 - self.leans)[None, :, None, None].expand(n, -1, side, side)  # the rest's, whole
             else:  # one grid for every drawing of the sheet
                 grid = head_motion_grid(points, driver_params, reference_params[:, :1])[:, 0]  # [N,S,S,2]
-                picked = texture[taken.flatten()]  # [N*4,4,S',S']
-                warped = F.grid_sample(picked.reshape(n, -1, *picked.shape[-2:]), grid, mode="bilinear",
-                                       padding_mode="zeros", align_corners=False)  # [N,4*4,S,S]
-                shown = up(regions) if strokes is None else self.stroke_weights(strokes.maps, taken, grid)
-                copied = (warped.view(n, -1, 4, side, side) * shown[:, :, None]).sum(1)  # [N,4,S,S]
+                if strokes is not None and strokes.whole:
+                    # every region keeps the rest's drawing: that one alone is sampled (Mina's sheet)
+                    copied = F.grid_sample(texture[taken[:, REST]], grid, mode="bilinear", padding_mode="zeros",
+                                           align_corners=False)  # [N,4,S,S]
+                    shown = (1 - self.leans)[None, :, None, None].expand(n, -1, side, side)  # the rest's, whole
+                else:
+                    picked = texture[taken.flatten()]  # [N*4,4,S',S']
+                    warped = F.grid_sample(picked.reshape(n, -1, *picked.shape[-2:]), grid, mode="bilinear",
+                                           padding_mode="zeros", align_corners=False)  # [N,4*4,S,S]
+                    shown = up(regions) if strokes is None else self.stroke_weights(strokes.maps, taken, grid)
+                    copied = (warped.view(n, -1, 4, side, side) * shown[:, :, None]).sum(1)  # [N,4,S,S]
         else:
             references = references.expand(n, -1, -1, -1, -1)  # given once for every driver, or per driver
             # sum over regions of region x choice; a MatMul (onnxruntime's Einsum took 1.2 ms here)
