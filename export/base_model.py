@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from puppet import params as P
 from puppet.files import atomic_write
+from puppet.heads import HEAD_SIZES, PROXY
 
 from .models import Discriminator, LatentPoseModel, ModelConfig
 from .models.param_units import from_unit
@@ -44,6 +45,8 @@ class BaseModel:
     readout: torch.nn.Linear | None = None  # pose code -> expression parameters scaled to [-1, 1],
     # learnt on procedural heads (proxy-mode models trained with --w-pose-params)
     proxy_seed: int = UNSTORED_PROXY_SEED  # the identity whose renders drive proxy-mode characters
+    head_sizer: torch.nn.Linear | None = None  # identity code -> head size (relative to the proxy's),
+    # fitted on procedural identities after training (``fit-head-size``)
 
     @property
     def cfg(self) -> ModelConfig:
@@ -58,11 +61,22 @@ class BaseModel:
             unit = self.readout(self.model.eval().pose(torch.from_numpy(np.ascontiguousarray(images))))
         return from_unit(unit).numpy()  # clamped into the ranges
 
+    def head_size_of(self, identity: torch.Tensor) -> float:
+        """The head size of a character's identity code [1, I], relative to the proxy's, within the
+        range procedural heads have; 1 (the proxy's) for a base without a head-size read-out."""
+        if self.head_sizer is None:
+            return 1.0
+        with torch.no_grad():
+            size = float(self.head_sizer(identity.float())[0, 0])
+        low, high = (s / PROXY.head_size for s in HEAD_SIZES)
+        return min(max(size, low), high)
+
 
 def save_base(base: BaseModel, path: str | os.PathLike, half: bool = False) -> Path:
     path = Path(path)
     tensors = {f"model.{k}": v for k, v in base.model.state_dict().items()}
-    for name, part in (("discriminator", base.discriminator), ("readout", base.readout)):
+    for name, part in (("discriminator", base.discriminator), ("readout", base.readout),
+                       ("head_sizer", base.head_sizer)):
         if part is not None:
             tensors.update({f"{name}.{k}": v for k, v in part.state_dict().items()})
     tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
@@ -79,7 +93,7 @@ def average_bases(bases: list[BaseModel], names: list[str]) -> BaseModel:
     their average is steadier than any one of them); the last base gives everything else. A
     ValueError naming the file when the architectures differ."""
     last = bases[-1]
-    parts = [lambda b: b.model, lambda b: b.discriminator, lambda b: b.readout]
+    parts = [lambda b: b.model, lambda b: b.discriminator, lambda b: b.readout, lambda b: b.head_sizer]
     for base, name in zip(bases, names):
         if base.preset != last.preset or base.cfg != last.cfg:
             raise BaseModelError(f"{name}: not the architecture of {names[-1]} (cannot average them)")
@@ -127,12 +141,19 @@ def load_base(path: str | os.PathLike, with_discriminator: bool = True) -> BaseM
     if with_discriminator and any(k.startswith("discriminator.") for k in tensors):
         disc = Discriminator(cfg)
         _load_part(disc, tensors, "discriminator.", path, strict=True)
-    readout = None
-    if any(k.startswith("readout.") for k in tensors):
-        readout = torch.nn.Linear(cfg.pose_dim, P.NUM_PARAMS)
-        _load_part(readout, tensors, "readout.", path, strict=True)
+    readout = _optional_part(torch.nn.Linear(cfg.pose_dim, P.NUM_PARAMS), tensors, "readout.", path)
+    head_sizer = _optional_part(torch.nn.Linear(cfg.identity_dim, 1), tensors, "head_sizer.", path)
     return BaseModel(model=model.eval(), discriminator=disc, preset=meta.get("preset", "custom"),
-                     info=json.loads(meta.get("info", "{}")), readout=readout, proxy_seed=proxy_seed)
+                     info=json.loads(meta.get("info", "{}")), readout=readout, proxy_seed=proxy_seed,
+                     head_sizer=head_sizer)
+
+
+def _optional_part(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix: str, path: Path):
+    """``module`` loaded from the file's weights under ``prefix``, or None where it holds none."""
+    if not any(k.startswith(prefix) for k in tensors):
+        return None
+    _load_part(module, tensors, prefix, path, strict=True)
+    return module
 
 
 def _load_part(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix: str, path: Path,

@@ -166,7 +166,7 @@ def warp_character(base: BaseModel, sources: SourceSet, opts: CharacterOptions) 
     identity = mean_identity(base.model, sources)
     drivers = showing_drivers(base, sources.images[keep], expressions[keep])
     graph = character_graph(base.model, identity, as_bytes(full.images, masks), torch.from_numpy(expressions[keep]),
-                            torch.from_numpy(drivers), _shares(base, opts))
+                            torch.from_numpy(drivers), _shares(base, opts), base.head_size_of(identity))
     return graph, side
 
 

@@ -36,6 +36,20 @@ def cmd_convert_lpr(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit_head_size(args: argparse.Namespace) -> int:
+    from .base_model import load_base
+    from .train.head_size import HeadSizeConfig, fit_head_size
+
+    base = load_base(args.base)
+    base.head_sizer, report = fit_head_size(base, HeadSizeConfig(identities=args.identities))
+    base.info["head_sizer"] = report
+    save_base(base, args.output, half=not args.fp32)
+    print(f"wrote {args.output}: head size read-out fitted on {report['identities']} procedural identities; "
+          f"on {report['scored']} left out of a first fit: R^2 {report['r2']:.2f}, mean error {report['mae']:.4f} "
+          f"(always the mean: {report['mae_of_mean']:.4f})")
+    return 0
+
+
 def cmd_pack_base(args: argparse.Namespace) -> int:
     from .base_model import average_bases, load_base
 
@@ -230,6 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop the discriminator (fine-tuning then starts a fresh one)")
     c.add_argument("--note", help="a line of provenance stored in the file")
     c.set_defaults(func=cmd_pack_base)
+
+    c = sub.add_parser("fit-head-size", help="fit a base model's head-size read-out (identity code -> head size, "
+                                             "for the parallax of turns) on procedural identities")
+    c.add_argument("base", type=Path)
+    c.add_argument("-o", "--output", type=Path, required=True)
+    c.add_argument("--identities", type=int, default=400, help="per world (classic and styled)")
+    c.add_argument("--fp32", action="store_true", help="keep float32 weights (default: fp16, as pack-base)")
+    c.set_defaults(func=cmd_fit_head_size)
 
     c = sub.add_parser("character", help="make a character bundle from 1 to 16 images")
     c.add_argument("images", type=Path, nargs="*")

@@ -301,14 +301,17 @@ def test_pack_base_averages_checkpoints_of_one_run(tmp_path, capsys):
     paths = []
     for seed in (0, 1):
         torch.manual_seed(seed)
-        base = BaseModel(LatentPoseModel(get_config("tiny-warp")), preset="tiny-warp", info={"steps": 10 * (seed + 1)},
-                         readout=torch.nn.Linear(get_config("tiny-warp").pose_dim, P.NUM_PARAMS))
+        cfg = get_config("tiny-warp")
+        base = BaseModel(LatentPoseModel(cfg), preset="tiny-warp", info={"steps": 10 * (seed + 1)},
+                         readout=torch.nn.Linear(cfg.pose_dim, P.NUM_PARAMS),
+                         head_sizer=torch.nn.Linear(cfg.identity_dim, 1))
         paths.append(save_base(base, tmp_path / f"base_{seed}.safetensors"))
     packed = tmp_path / "mean.safetensors"
     assert main(["pack-base", *map(str, paths), "-o", str(packed), "--fp32"]) == 0
     a, b, mean = (load_file(str(p)) for p in (*paths, packed))
     floats = [k for k in mean if mean[k].is_floating_point()]
     assert floats and any(not torch.equal(a[k], b[k]) for k in floats)
+    assert {"readout.weight", "head_sizer.weight"} <= set(floats)
     for k in floats:
         torch.testing.assert_close(mean[k], (a[k] + b[k]) / 2)
     assert load_base(packed).info["averaged"] == [10, 20]
@@ -326,3 +329,24 @@ def test_clip_grad_bounds_the_generator_step_and_logs_the_norm_before(tmp_path):
     grads = [p.grad for p in trainer.model.parameters() if p.grad is not None]
     assert logged["gnorm"] > 0.5  # a tiny model's first step: far above the bound
     assert float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))) <= 0.5 + 1e-4
+
+
+def test_fit_head_size_gives_a_base_a_head_size_read_out(tmp_path, capsys):
+    """The command's path on a tiny base (what the read-out learns is checked on the shipped base,
+    in test_assets): a base without one reads every head at the proxy's size, a base with one
+    stays within the sizes procedural heads have."""
+    from conftest import make_tiny_base
+
+    from export.cli import main
+    from puppet.heads import HEAD_SIZES
+
+    plain = load_base(make_tiny_base(tmp_path / "tiny.safetensors", "proxy", preset="tiny-warp"))
+    code = torch.randn(1, plain.cfg.identity_dim)
+    assert plain.head_sizer is None and plain.head_size_of(code) == 1.0
+    fitted = tmp_path / "fitted.safetensors"
+    assert main(["fit-head-size", str(tmp_path / "tiny.safetensors"), "-o", str(fitted), "--identities", "6"]) == 0
+    assert "fitted on 12 procedural identities" in capsys.readouterr().out
+    base = load_base(fitted)
+    assert base.head_sizer is not None and base.info["head_sizer"]["identities"] == 12
+    for scale in (0.0, 1e3, -1e3):  # wild codes are held to the range
+        assert HEAD_SIZES[0] <= base.head_size_of(scale * code) <= HEAD_SIZES[1]

@@ -120,16 +120,18 @@ class FrozenWarpCharacter(FrozenCharacter):
     her drawings and the procedural characters' is chosen for its own expression by every region.
 
     ``shares``: how much of the base's learnt local flow and residual the character uses (see
-    ``export.character.CharacterOptions``).
+    ``export.character.CharacterOptions``). ``head_size``: the character's head relative to the
+    proxy's, for the parallax of its turns (:meth:`export.base_model.BaseModel.head_size_of`).
 
     Drawings that share one pose (a sheet drawn alike) are composed by strokes, their maps frozen
     in too (``export/models/strokes.py``).
     """
 
     def __init__(self, model: LatentPoseModel, identity: torch.Tensor, references: torch.Tensor,
-                 reference_params: torch.Tensor, reference_drivers: torch.Tensor, shares: Shares = Shares()):
+                 reference_params: torch.Tensor, reference_drivers: torch.Tensor, shares: Shares = Shares(),
+                 head_size: float = 1.0):
         super().__init__(model, identity)
-        self.shares = shares
+        self.shares, self.head_size = shares, float(head_size)
         if references.dtype != torch.uint8 or references.dim() != 4 or references.shape[1] != 4:
             raise ValueError(f"references must be uint8 [R,4,S,S] (RGB and mask), not {references.dtype} "
                              f"{tuple(references.shape)}")
@@ -178,7 +180,8 @@ class FrozenWarpCharacter(FrozenCharacter):
         references = (self.references.float() * (1 / 255))[None]  # [1,R,4,S,S], the same for every driver
         out = self.warp(raw, pose, references, self.reference_params[None].expand(n, -1, -1),
                         shared_pose=self.shared_pose, previous_choice=previous_choice,
-                        reference_unit=self.reference_unit[None], shares=self.shares, strokes=self.strokes())
+                        reference_unit=self.reference_unit[None], shares=self.shares, strokes=self.strokes(),
+                        head_size=self.head_size)
         return out.rgb, out.mask, pose, out.choice
 
 

@@ -243,7 +243,7 @@ class WarpHead(nn.Module):
                 reference_params: torch.Tensor, shared_pose: bool = False,
                 previous_choice: torch.Tensor | None = None,
                 reference_unit: torch.Tensor | None = None, shares: Shares = Shares(),
-                strokes: Strokes | None = None) -> WarpOutput:
+                strokes: Strokes | None = None, head_size: float = 1.0) -> WarpOutput:
         """raw [N,11,h,w] (the trunk's output), pose [N,Q] (pose code), references [N or 1,R,4,S,S]
         (RGB and mask in [0,1]; 1: the same for every driver), reference_params [N,R,NUM_PARAMS]
         (their expression parameters).
@@ -257,7 +257,8 @@ class WarpHead(nn.Module):
         (:meth:`calibrate`) where the base was trained so. ``shares``: how much of the learnt local
         flow and residual are used (a frozen character's choice). ``strokes``: with
         ``shared_pose``, the sheet composed by strokes instead of the learnt regions
-        (:mod:`~.strokes`)."""
+        (:mod:`~.strokes`). ``head_size``: the head's size relative to the proxy's, for the head
+        motion's parallax (meta-training takes every head as the proxy's size)."""
         # the batch size read off the pose code, not the trunk's output: a frozen graph that uses
         # none of the trunk's answers (no local flow, no residual, composed by strokes) then
         # leaves the trunk out
@@ -294,13 +295,13 @@ class WarpHead(nn.Module):
             texture = self.texture(references[0])  # [R,4,S',S']
             if not shared_pose:  # each region's drawing moved from its own pose
                 chosen = torch.gather(reference_params, 1, taken[..., None].expand(-1, -1, reference_params.shape[-1]))
-                grid = head_motion_grid(points, driver_params, chosen).flatten(0, 1)  # [N*4,S,S,2]
+                grid = head_motion_grid(points, driver_params, chosen, head_size).flatten(0, 1)  # [N*4,S,S,2]
                 warped = F.grid_sample(texture[taken.flatten()], grid, mode="bilinear", padding_mode="zeros",
                                        align_corners=False)  # [N*4,4,S,S]
                 shown = up(regions)
                 copied = (warped.view(n, -1, 4, side, side) * shown[:, :, None]).sum(1)  # [N,4,S,S]
             else:  # one grid for every drawing of the sheet
-                grid = head_motion_grid(points, driver_params, reference_params[:, :1])[:, 0]  # [N,S,S,2]
+                grid = head_motion_grid(points, driver_params, reference_params[:, :1], head_size)[:, 0]  # [N,S,S,2]
                 if strokes is not None and strokes.whole:
                     # every region keeps the rest's drawing: that one alone is sampled (Mina's sheet)
                     copied = F.grid_sample(texture[taken[:, REST]], grid, mode="bilinear", padding_mode="zeros",
@@ -316,7 +317,7 @@ class WarpHead(nn.Module):
             references = references.expand(n, -1, -1, -1, -1)  # given once for every driver, or per driver
             # sum over regions of region x choice; a MatMul (onnxruntime's Einsum took 1.2 ms here)
             weights = (choice.transpose(1, 2) @ up(regions).flatten(2)).view(n, r, side, side)  # [N,R,S,S]
-            grid = head_motion_grid(points, driver_params, reference_params)  # [N,R,S,S,2]
+            grid = head_motion_grid(points, driver_params, reference_params, head_size)  # [N,R,S,S,2]
             warped = F.grid_sample(self.texture(references.flatten(0, 1)), grid.flatten(0, 1), mode="bilinear",
                                    padding_mode="zeros", align_corners=False)  # [N*R,4,S,S]
             copied = (warped.view(n, r, 4, side, side) * weights[:, :, None]).sum(1)  # [N,4,S,S]

@@ -94,7 +94,7 @@ class _Character:
         if base.model.warp is not None:
             warp = {"references": as_bytes(refs[:, :3], refs[:, 3:]), "reference_params": torch.from_numpy(self.sheet),
                     "reference_drivers": torch.from_numpy(showing_drivers(base, self.sources, self.sheet)),
-                    "shares": shares}
+                    "shares": shares, "head_size": base.head_size_of(identity)}
         self.graph = character_graph(base.model, identity, **warp)  # as the program draws it
 
     def model(self, params: np.ndarray) -> np.ndarray:

@@ -5,10 +5,10 @@ its own); ``render_head(identity, params, size)`` draws it with a :mod:`puppet.p
 Live side: numpy and OpenCV only.
 """
 
-from .identity import HAIR_STYLES, PROXY, WORLDS, Identity
+from .identity import HAIR_STYLES, HEAD_SIZES, PROXY, WORLDS, Identity
 from .rate import measure_render_rate
 from .render import CENTRE, HeadRender, render_head
 from .style import Style
 
-__all__ = ["CENTRE", "HAIR_STYLES", "PROXY", "WORLDS", "HeadRender", "Identity", "Style", "measure_render_rate",
+__all__ = ["CENTRE", "HAIR_STYLES", "HEAD_SIZES", "PROXY", "WORLDS", "HeadRender", "Identity", "Style", "measure_render_rate",
            "render_head"]

@@ -34,6 +34,7 @@ FANTASY_FACES = ((150, 200, 120), (120, 170, 220), (180, 150, 220), (170, 175, 1
 BLACK_INK = (8, 8, 10)
 INKS = ((35, 28, 30), BLACK_INK, (70, 40, 30), (40, 40, 70))
 WORLDS = ("classic", "styled")
+HEAD_SIZES = (0.9, 1.08)  # the range of Identity.head_size in both worlds (the proxy's is 1)
 
 
 Colour = tuple[int, int, int]
@@ -104,7 +105,7 @@ def _classic(seed: int) -> Identity:
         face_width=float(rng.uniform(0.72, 0.92)),
         face_depth=float(rng.uniform(0.8, 0.95)),
         chin=float(rng.uniform(0.05, 0.35)),
-        head_size=float(rng.uniform(0.9, 1.08)),
+        head_size=float(rng.uniform(*HEAD_SIZES)),
         skin=_jitter(rng, _pick(rng, SKIN_TONES), 10),
         hair_style=HAIR_STYLES[rng.integers(len(HAIR_STYLES))],
         hair=hair,
