@@ -283,6 +283,34 @@ def test_warp_training_reads_the_references_as_a_frozen_character_does(tmp_path)
     assert float((read.rgb - given.rgb).abs().max()) > 1e-4  # the read references place and choose
 
 
+def test_warp_training_turns_each_head_on_an_ellipsoid_of_its_own_size():
+    """As a frozen character turns with the size read from its identity, meta-training turns each
+    sample with its head's true size."""
+    from export.models import create_model
+    from export.models.head_motion import head_motion_grid, identity_grid
+    from export.train.data import collate
+    from puppet.heads import Identity
+
+    spec, rng = SampleSpec(32, 3, proxy_prob=1.0, sheet=True), np.random.default_rng(0)
+    seeds = (5, 6)
+    b = collate([procedural_sample(seed, rng, spec) for seed in seeds])
+    sizes = [Identity.from_seed(seed).head_size for seed in seeds]
+    np.testing.assert_allclose(b["head_size"].numpy(), sizes, rtol=1e-6)
+    turned = torch.from_numpy(np.stack([P.make(yaw=25)] * 2))
+    grid = head_motion_grid(identity_grid(32)[None].expand(2, -1, -1, -1), turned, b["reference_params"],
+                            b["head_size"][:, None, None, None])
+    for i, size in enumerate(sizes):  # per sample, as if each were alone
+        alone = head_motion_grid(identity_grid(32)[None], turned[i:i + 1], b["reference_params"][i:i + 1], size)
+        torch.testing.assert_close(grid[i], alone[0])
+    torch.manual_seed(0)
+    model = create_model("tiny-warp").train()
+    with torch.no_grad():
+        identity, pose = model.identity(b["identity"]), model.pose(b["driver"])
+        own = model.reenact(identity, pose, b["references"], b["reference_params"], head_size=b["head_size"])
+        proxys = model.reenact(identity, pose, b["references"], b["reference_params"])
+    assert float((own.rgb - proxys.rgb).abs().max()) > 1e-4
+
+
 def test_a_single_reference_sheet_is_one_rest_drawing_k_times():
     spec = SampleSpec(32, 3, proxy_prob=1.0, sheet=True, single_reference=1.0)
     s = procedural_sample(5, np.random.default_rng(0), spec)

@@ -56,13 +56,13 @@ def identity_grid(side: int, device=None) -> torch.Tensor:
     return torch.from_numpy(np.stack([xs, ys], axis=-1)).to(device)
 
 
-def face_uv(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, head_size: float = 1.0):
+def face_uv(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, head_size: float | torch.Tensor = 1.0):
     """Grid points (tensors or arrays) on the face ellipse of a head ``head_size`` times the
     proxy's: (u, v), 0 at the head centre, 1 on the outline."""
     return (x - CX) / (HALF_W * head_size), (y - CY) / (HALF_H * head_size)
 
 
-def _depth(x: torch.Tensor, y: torch.Tensor, head_size: float) -> torch.Tensor:
+def _depth(x: torch.Tensor, y: torch.Tensor, head_size: float | torch.Tensor) -> torch.Tensor:
     """The face ellipsoid's depth at grid points (0 outside the face)."""
     u, v = face_uv(x, y, head_size)
     # clamped above 0: the square root's gradient at 0 is infinite (a NaN once multiplied by the
@@ -70,7 +70,8 @@ def _depth(x: torch.Tensor, y: torch.Tensor, head_size: float) -> torch.Tensor:
     return (DEPTH * head_size) * torch.sqrt(torch.clamp(1 - u * u - v * v, min=1e-6))
 
 
-def _parallax(x: torch.Tensor, y: torch.Tensor, turn_x: torch.Tensor, turn_y: torch.Tensor, head_size: float):
+def _parallax(x: torch.Tensor, y: torch.Tensor, turn_x: torch.Tensor, turn_y: torch.Tensor,
+              head_size: float | torch.Tensor):
     """Where a point at (x, y) after the turn was before it: the point p = (x, y) + depth(p) *
     (turn_x, -turn_y), the turns being differences of sines of yaw and pitch ([...,1,1])."""
     px, py = x, y
@@ -101,12 +102,12 @@ def _roll(x, y, roll):
 
 
 def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torch.Tensor,
-                     head_size: float = 1.0) -> torch.Tensor:
+                     head_size: float | torch.Tensor = 1.0) -> torch.Tensor:
     """Backward map of head motion.
 
     points [N,H,W,2]: grid coordinates in the output (at the driver's pose); driver [N,NUM_PARAMS]
     and reference [N,R,NUM_PARAMS]: parameter vectors; ``head_size``: the head's size relative to
-    the proxy's. Returns [N,R,H,W,2]: for each reference, where each point is found in it.
+    the proxy's (a float, or [N,1,1,1] for a head of its own per sample). Returns [N,R,H,W,2]: for each reference, where each point is found in it.
     """
     def pose(p):  # [..., NUM_PARAMS] -> six [..., 1, 1] tensors in radians and grid units
         yaw, pitch, roll, ox, oy, scale = (p[..., i, None, None] for i in POSE_INDEX)

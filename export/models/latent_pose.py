@@ -49,12 +49,15 @@ class LatentPoseModel(nn.Module):
         return out.rgb, out.mask
 
     def reenact(self, identity: torch.Tensor, pose: torch.Tensor, references: torch.Tensor,
-                reference_params: torch.Tensor, reference_unit: torch.Tensor | None = None) -> WarpOutput:
+                reference_params: torch.Tensor, reference_unit: torch.Tensor | None = None,
+                head_size: torch.Tensor | None = None) -> WarpOutput:
         """The warp head: identity [N, I], pose code [N, P], references [N, R, 4, S, S] (RGB and
         mask), reference_params [N, R, NUM_PARAMS] -> the picture drawn from the references;
-        ``reference_unit``: see :meth:`read_references`."""
+        ``reference_unit``: see :meth:`read_references`; ``head_size`` [N]: each head's size
+        relative to the proxy's (None: the proxy's)."""
         raw = self.generator.raw(self.generator.adain_params(identity, pose))
-        return self.warp(raw, pose, references, reference_params, reference_unit=reference_unit)
+        size = 1.0 if head_size is None else head_size.float()[:, None, None, None]  # [N,1,1,1]: as the grids' points
+        return self.warp(raw, pose, references, reference_params, reference_unit=reference_unit, head_size=size)
 
     def read_references(self, drivers: torch.Tensor) -> torch.Tensor:
         """[..., 3, H, W] drivers showing the references -> [..., NUM_PARAMS]: what the read-out

@@ -243,7 +243,7 @@ class WarpHead(nn.Module):
                 reference_params: torch.Tensor, shared_pose: bool = False,
                 previous_choice: torch.Tensor | None = None,
                 reference_unit: torch.Tensor | None = None, shares: Shares = Shares(),
-                strokes: Strokes | None = None, head_size: float = 1.0) -> WarpOutput:
+                strokes: Strokes | None = None, head_size: float | torch.Tensor = 1.0) -> WarpOutput:
         """raw [N,11,h,w] (the trunk's output), pose [N,Q] (pose code), references [N or 1,R,4,S,S]
         (RGB and mask in [0,1]; 1: the same for every driver), reference_params [N,R,NUM_PARAMS]
         (their expression parameters).
@@ -258,7 +258,7 @@ class WarpHead(nn.Module):
         flow and residual are used (a frozen character's choice). ``strokes``: with
         ``shared_pose``, the sheet composed by strokes instead of the learnt regions
         (:mod:`~.strokes`). ``head_size``: the head's size relative to the proxy's, for the head
-        motion's parallax (meta-training takes every head as the proxy's size)."""
+        motion's parallax (a float, or [N,1,1,1] per sample in meta-training)."""
         # the batch size read off the pose code, not the trunk's output: a frozen graph that uses
         # none of the trunk's answers (no local flow, no residual, composed by strokes) then
         # leaves the trunk out

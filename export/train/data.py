@@ -5,7 +5,7 @@ A sample is one identity: ``identity`` float32 [K,3,R,R] (masked frames for the 
 encoder's input: the augmented target, or for proxy-mode models sometimes the proxy identity's
 render of the target's expression), ``features`` [1,R,R] (1 over the target's eyes and mouth: procedural
 data only; zeros else) and ``params`` [NUM_PARAMS] (procedural data only; NaN else). For the
-warp head (``SampleSpec.sheet``), also the references, their parameters, the regions' maps and, for
+warp head (``SampleSpec.sheet``), also the references, their parameters, the regions' maps, the head's size and, for
 proxy-mode models, ``reference_drivers`` [K,3,R,R]: the proxy showing each reference.
 """
 
@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from puppet import params as P
-from puppet.heads import Identity, render_head
+from puppet.heads import PROXY, Identity, render_head
 
 from .augment import PoseAugment
 from .references import reference_frames, sheet_params
@@ -80,7 +80,8 @@ class SampleSpec:
     augment: PoseAugment = PoseAugment()
     world: str = "classic"  # of the procedural identities (puppet.heads.Identity.from_seed)
     sheet: bool = False  # identity frames are an expression sheet, kept whole as the warp head's
-    # references (``references`` [K,4,R,R] RGB and mask, ``reference_params``, ``regions``)
+    # references (``references`` [K,4,R,R] RGB and mask, ``reference_params``, ``regions``,
+    # ``head_size``: the head's size relative to the proxy's, for the parallax of its turns)
     single_reference: float = 0.0  # the share of sheets that are one drawing at rest, K times over
     # (a one-image character: what it does not show, the residual has to paint)
 
@@ -94,7 +95,8 @@ def procedural_sample(seed: int, rng: np.random.Generator, spec: SampleSpec) -> 
             sheet = np.repeat(P.with_preset(sheet[:1], "rest")[None], spec.k_frames, axis=0)
         references = reference_frames(ident, sheet, spec.resolution)
         frames = list(references[:, :3] * references[:, 3:])
-        extra = {"references": references, "reference_params": sheet}
+        extra = {"references": references, "reference_params": sheet,
+                 "head_size": np.float32(ident.head_size / PROXY.head_size)}
         if spec.proxy_prob > 0:  # as a frozen character reads its drawings: see WarpHead.calibrate
             extra["reference_drivers"] = np.stack([proxy_render(q, spec.resolution, spec.proxy_seed) for q in sheet])
     else:

@@ -1,13 +1,14 @@
 """The head-size read-out: a character's head size from its identity code (``fit-head-size``).
 
-Meta-training turns every head on the proxy's ellipsoid, but procedural heads come in sizes 0.9
-to 1.08 of the proxy's (:data:`puppet.heads.HEAD_SIZES`), and a larger head's features travel
-further on a turn. The identity code knows the size: a ridge regression from it, fitted after
-training on procedural identities of both worlds (each encoded from the sheet a user would draw,
-as characters are), predicts it with R^2 0.87 on identities it was not fitted on (the shipped
-base). A frozen character bakes its size into the head motion's parallax. On 16 held-out
-identities the sizes read so took masked L1 0.0234 -> 0.0230 (classic) and 0.0216 -> 0.0212
-(styled), and the styled yaw follow 0.67 -> 0.71, as the true sizes do (0.0230, 0.0213, 0.70).
+Procedural heads come in sizes 0.9 to 1.08 of the proxy's (:data:`puppet.heads.HEAD_SIZES`), and
+a larger head's features travel further on a turn. Meta-training turns each head with its true
+size; a character's is read from its identity code: a ridge regression, fitted after training on
+procedural identities of both worlds (each encoded from the sheet a user would draw, as
+characters are), predicts it with R^2 0.88 on identities it was not fitted on. A frozen character
+bakes its size into the head motion's parallax. For a base trained with every head at the
+proxy's size, on 16 held-out identities the sizes read so took masked L1 0.0234 -> 0.0230
+(classic) and 0.0216 -> 0.0212 (styled), and the styled yaw follow 0.67 -> 0.71, as the true
+sizes do (0.0230, 0.0213, 0.70).
 The head's width and depth, fitted the same way, predicted worse (R^2 0.70 and 0), and even
 their true values did not help.
 """

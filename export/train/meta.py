@@ -48,15 +48,17 @@ class Reenact(nn.Module):
         self.param_head = param_head
 
     def forward(self, frames: torch.Tensor, driver: torch.Tensor, references: torch.Tensor | None = None,
-                reference_params: torch.Tensor | None = None, reference_drivers: torch.Tensor | None = None):
+                reference_params: torch.Tensor | None = None, reference_drivers: torch.Tensor | None = None,
+                head_size: torch.Tensor | None = None):
         """-> rgb, mask, identity, read-out parameters (or None), the warp head's output (or None).
         ``reference_drivers`` [B,R,3,H,W]: proxies showing the references, read as a frozen
-        character reads them."""
+        character reads them; ``head_size`` [B]: each head's size relative to the proxy's, which a
+        frozen character reads from its identity (None: every head the proxy's size)."""
         identity = self.model.identity(frames)
         pose = self.model.pose(driver)
         if self.model.warp is not None:
             reference_unit = None if reference_drivers is None else self.model.read_references(reference_drivers)
-            out = self.model.reenact(identity, pose, references, reference_params, reference_unit)
+            out = self.model.reenact(identity, pose, references, reference_params, reference_unit, head_size)
             return out.rgb, out.mask, identity, out.params, out
         rgb, mask = self.model.generator(identity, pose)
         return rgb, mask, identity, None if self.param_head is None else self.param_head(pose), None
@@ -204,7 +206,8 @@ class Trainer:
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
         with autocast:
             rgb, mask, identity, params, warp = self.reenact(b["identity"], b["driver"], b.get("references"),
-                                                             b.get("reference_params"), b.get("reference_drivers"))
+                                                             b.get("reference_params"), b.get("reference_drivers"),
+                                                             b.get("head_size"))
             fake = rgb * mask
             parts = {"l1": cfg.w_l1 * L.multiscale_l1(fake, real), "dice": cfg.w_dice * L.dice(mask, b["mask"])}
             if cfg.w_features:
