@@ -5,8 +5,9 @@ A sample is one identity: ``identity`` float32 [K,3,R,R] (masked frames for the 
 encoder's input: the augmented target, or for proxy-mode models sometimes the proxy identity's
 render of the target's expression), ``features`` [1,R,R] (1 over the target's eyes and mouth: procedural
 data only; zeros else) and ``params`` [NUM_PARAMS] (procedural data only; NaN else). For the
-warp head (``SampleSpec.sheet``), also the references, their parameters, the regions' maps, the head's size and, for
-proxy-mode models, ``reference_drivers`` [K,3,R,R]: the proxy showing each reference.
+warp head (``SampleSpec.sheet``), also the references, their parameters, the regions' maps, the
+head's size and, for proxy-mode models, ``reference_drivers`` [K,3,R,R]: the proxy showing each
+reference.
 """
 
 from __future__ import annotations
