@@ -107,7 +107,8 @@ def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torc
 
     points [N,H,W,2]: grid coordinates in the output (at the driver's pose); driver [N,NUM_PARAMS]
     and reference [N,R,NUM_PARAMS]: parameter vectors; ``head_size``: the head's size relative to
-    the proxy's (a float, or [N,1,1,1] for a head of its own per sample). Returns [N,R,H,W,2]: for each reference, where each point is found in it.
+    the proxy's (a float, or [N,1,1,1] for a head of its own per sample). Returns [N,R,H,W,2]: for
+    each reference, where each point is found in it.
     """
     def pose(p):  # [..., NUM_PARAMS] -> six [..., 1, 1] tensors in radians and grid units
         yaw, pitch, roll, ox, oy, scale = (p[..., i, None, None] for i in POSE_INDEX)

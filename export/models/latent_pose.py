@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -12,6 +15,20 @@ from .generator import Generator
 from .head_motion import POSE_INDEX
 from .strokes import Strokes, stroke_maps
 from .warp_head import REGION_PARAMS, REGION_SHARPENING, REGIONS, REST, Shares, WarpHead, WarpOutput, softmax_channels
+
+
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[None]:
+    """``module`` in eval mode (batch norm at its running statistics, the regions and the choice
+    sharpened as at inference) and without gradients, each submodule's mode restored after."""
+    modes = {m: m.training for m in module.modules()}
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for m, training in modes.items():
+            m.training = training
 
 
 class LatentPoseModel(nn.Module):
@@ -63,13 +80,8 @@ class LatentPoseModel(nn.Module):
         """[..., 3, H, W] drivers showing the references -> [..., NUM_PARAMS]: what the read-out
         makes of them, as the frozen character reads them (the pose encoder's batch norm at its
         running statistics, no gradient), in meta-training as at inference."""
-        was_training = self.pose_encoder.training
-        self.pose_encoder.eval()
-        try:
-            with torch.no_grad():
-                unit = self.warp.readout(self.pose_encoder(drivers.flatten(0, -4).float()))
-        finally:
-            self.pose_encoder.train(was_training)
+        with evaluating(self.pose_encoder):
+            unit = self.warp.readout(self.pose_encoder(drivers.flatten(0, -4).float()))
         return unit.view(*drivers.shape[:-3], -1)
 
 
@@ -157,15 +169,9 @@ class FrozenWarpCharacter(FrozenCharacter):
     def regions_on_sheet(self, drivers: torch.Tensor) -> torch.Tensor:
         """[3,h,h]: how much the eyes and the mouth cover each pixel, the mean over the drivers
         showing each drawing (whose pose is the sheet's)."""
-        modes = {m: m.training for m in self.modules()}  # the model's as given, restored after
-        self.eval()
-        try:
-            with torch.no_grad():
-                raw = self.generator.raw(self.adain_params(self.pose_encoder(drivers.float())))
-                regions = softmax_channels(raw[:, REGIONS] * self.warp.sharpening(REGION_SHARPENING))
-        finally:
-            for m, training in modes.items():
-                m.training = training
+        with evaluating(self):
+            raw = self.generator.raw(self.adain_params(self.pose_encoder(drivers.float())))
+            regions = softmax_channels(raw[:, REGIONS] * self.warp.sharpening(REGION_SHARPENING))
         return regions[:, :REST].mean(0)
 
     def strokes(self) -> Strokes | None:

@@ -10,5 +10,5 @@ from .rate import measure_render_rate
 from .render import CENTRE, HeadRender, render_head
 from .style import Style
 
-__all__ = ["CENTRE", "HAIR_STYLES", "HEAD_SIZES", "PROXY", "WORLDS", "HeadRender", "Identity", "Style", "measure_render_rate",
-           "render_head"]
+__all__ = ["CENTRE", "HAIR_STYLES", "HEAD_SIZES", "PROXY", "WORLDS", "HeadRender", "Identity", "Style",
+           "measure_render_rate", "render_head"]
