@@ -19,13 +19,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from puppet import params as P
+from puppet.base_file import FORMAT
 from puppet.files import atomic_write
 from puppet.heads import HEAD_SIZES, PROXY
 
 from .models import Discriminator, LatentPoseModel, ModelConfig
 from .models.param_units import from_unit
 
-FORMAT = "puppet-base"
 FORMAT_VERSION = 1
 # Base files written before the proxy seed was stored (the shipped toon base among them) were all
 # trained with the proxy identity 0.

@@ -25,7 +25,7 @@ from PIL import Image
 
 from puppet import params as P
 from puppet.bundle import Manifest, write_bundle
-from puppet.sources import SourceSet, load_sources, recrop
+from puppet.sources import CropRule, SourceSet, load_sources, recrop
 
 from .base_model import BaseModel, load_base
 from .models import Shares
@@ -185,7 +185,8 @@ def make_character(base_path: Path, image_paths: list[Path], out_path: Path,
                    progress: Callable[[int, int], None] | None = None) -> Path:
     base = load_base(base_path)
     res = base.cfg.resolution
-    sources = load_sources(image_paths, res, precropped=opts.precropped)
+    sources = load_sources(image_paths, res, precropped=opts.precropped,
+                           rule=CropRule.for_driving(base.cfg.driving_mode))
     if not opts.use_mask:
         sources.masks[:] = 1.0
     if base.model.warp is not None:

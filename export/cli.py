@@ -113,13 +113,14 @@ def cmd_character(args: argparse.Namespace) -> int:
 def cmd_expressions(args: argparse.Namespace) -> int:
     """Each image's expression as ``--params`` reads it, for a person to check and correct."""
     from puppet.params import as_dict
+    from puppet.sources import CropRule, load_sources
 
     from .base_model import load_base
-    from puppet.sources import load_sources
     from .train.finetune import read_source_expressions
 
     base = load_base(args.base, with_discriminator=False)
-    sources = load_sources(args.images, base.cfg.resolution, precropped=args.precropped)
+    sources = load_sources(args.images, base.cfg.resolution, precropped=args.precropped,
+                           rule=CropRule.for_driving(base.cfg.driving_mode))
     reading = read_source_expressions(base, sources, None)
     rows = [{k: round(v, 3) for k, v in as_dict(p).items()} | ({"uncertain": True} if doubt else {})
             for p, doubt in zip(reading.values, reading.uncertain)]
@@ -140,7 +141,7 @@ def cmd_eval_expressions(args: argparse.Namespace) -> int:
     base = load_base(args.base, with_discriminator=False)
     readers = {}
     if args.reader.is_file():
-        readers["expression reader"] = dedicated_reader(args.reader, base.cfg.resolution)
+        readers["expression reader"] = dedicated_reader(args.reader, base.cfg.resolution, base.cfg.driving_mode)
     readers |= {"base read-out": base_reader(base), "rest (trivial answer)": rest_reader}
     report = {}
     for label, reader in readers.items():

@@ -136,28 +136,30 @@ def rest_reader(paths: list[Path]) -> np.ndarray:
 
 def base_reader(base: BaseModel) -> Reader:
     """The base model's read-out of the pose code, on the crops fine-tuning makes."""
-    from puppet.sources import load_sources
+    from puppet.sources import CropRule, load_sources
 
     if base.readout is None:
         raise ValueError("this base model has no expression read-out")
+    rule = CropRule.for_driving(base.cfg.driving_mode)
 
     def read(paths: list[Path]) -> np.ndarray:
-        return base.read_expression(load_sources(paths, base.cfg.resolution).images)
+        return base.read_expression(load_sources(paths, base.cfg.resolution, rule=rule).images)
 
     return read
 
 
-def dedicated_reader(reader_path: Path, resolution: int) -> Reader:
+def dedicated_reader(reader_path: Path, resolution: int, driving_mode: str = "proxy") -> Reader:
     """The dedicated expression reader (its face slots; pose at rest), each character read as one
-    set, on crops at ``resolution``: fine-tuning and the expressions command crop at the base
-    model's and scale up for the reader."""
+    set, on crops at ``resolution``, framed for a base driven so: fine-tuning and the expressions
+    command crop at the base model's side and scale up for the reader."""
     from puppet.expression_reader import ExpressionReader
-    from puppet.sources import load_sources
+    from puppet.sources import CropRule, load_sources
 
     reader = ExpressionReader(reader_path)
+    rule = CropRule.for_driving(driving_mode)
 
     def read(paths: list[Path]) -> np.ndarray:
-        sources = load_sources(paths, resolution)
+        sources = load_sources(paths, resolution, rule=rule)
         return reader.read(sources.images, sources.masks).values
 
     return read

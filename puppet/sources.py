@@ -1,8 +1,9 @@
 """Source images of a character: reading, validating, cropping and masking them.
 
 Each image becomes a square crop at the model's resolution plus a mask. Crops come from face
-tracking when it finds a face in every image (the latent-pose crop of :mod:`puppet.tracking`);
-otherwise from the bounding box of each drawing's mask; ``precropped`` takes the image as it is.
+tracking when it finds a face in every image (the latent-pose crop of :mod:`puppet.tracking`) and
+the base is face-driven; otherwise from the bounding box of each drawing's mask (see
+:meth:`CropRule.for_driving`); ``precropped`` takes the image as it is.
 Masks come from the alpha channel when it has transparent pixels, otherwise from an estimate of
 the background colour, flagged when it looks unreliable. Inputs that are usable but probably not
 what the user meant (an opaque alpha channel, grayscale, figures at very different scales) are
@@ -37,11 +38,22 @@ class SourceError(ValueError):
 
 @dataclass(frozen=True)
 class CropRule:
-    """How a drawing is framed when face tracking does not find a face in every image."""
+    """How source images are framed: by the face, where face tracking finds one in every image
+    and ``faces`` allows it, else by each drawing's box."""
 
     drawing_scale: float = 1.6  # crop side / longest side of a drawing's bounding box
     drawing_centre_y: float = 0.42  # where a drawing's centre lands, as a fraction of the crop
     # (the procedural proxy's head centre, so that drawings and proxy renders are framed alike)
+    faces: bool = True
+
+    @classmethod
+    def for_driving(cls, driving_mode: str) -> CropRule:
+        """The framing of a base's drivers: a face-driven base's are face crops (the live side
+        crops camera frames so); a proxy-driven base's, proxy renders, are framed by the figure.
+        Face tracking's box of a cartoon face is small for its head: Jun (tests/data/drawn), whose
+        every drawing it finds, came out with a face 1.57 times the proxy's when framed by it (0.83
+        by the figure), and her eyes smeared across her cheek on a turn."""
+        return cls(faces=driving_mode == "face")
 
 
 @dataclass
@@ -204,7 +216,7 @@ def load_sources(paths: list[Path], resolution: int, precropped: bool = False,
     if precropped:
         squares = [(rgb.shape[1] / 2, rgb.shape[0] / 2, float(max(rgb.shape[:2]))) for rgb, *_ in read]
     else:
-        faces = face_boxes([rgb for rgb, *_ in read])
+        faces = face_boxes([rgb for rgb, *_ in read]) if rule.faces else None
         squares = faces or [drawing_box(mask, rule) for _, _, mask, _ in read]
         reason = scale_warning(paths, squares, "face" if faces else "figure")
         if reason:

@@ -176,10 +176,11 @@ def test_new_character_review_then_fine_tuning_in_a_process(qtbot, window, tiny_
     qtbot.waitUntil(lambda: d.known.all(), timeout=60000)  # what fine-tuning would estimate, shown to correct
     from export.base_model import load_base
     from export.train.finetune import source_expressions
-    from puppet.sources import load_sources
+    from puppet.sources import CropRule, load_sources
 
     base = load_base(tiny_base)
-    expected = source_expressions(base, load_sources(images, base.cfg.resolution), None)
+    framed = load_sources(images, base.cfg.resolution, rule=CropRule.for_driving(base.cfg.driving_mode))
+    expected = source_expressions(base, framed, None)
     # within 2 % of each range: JSON rounds to 3 decimals, and face tracking reads a little
     # differently in another process (the tiny base has no read-out to ask)
     assert np.all(np.abs(d.expr - expected) <= 0.02 * (P.HIGH - P.LOW)), (d.expr, expected)

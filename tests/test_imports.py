@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ADVENTURER, REPO
+from conftest import ADVENTURER, ASSETS, REPO
 
 PUPPET = REPO / "puppet"
 LIVE_CORE = ["puppet.params", "puppet.bundle", "puppet.heads", "puppet.tracking", "puppet.engine",
@@ -96,7 +96,7 @@ def test_review_of_new_character_sources_needs_no_torch():
 import json
 from pathlib import Path
 from puppet.gui.create_character import REVIEW_SIDE, review_sources
-s = review_sources([Path(p) for p in {list(map(str, images))!r}])
+s = review_sources([Path(p) for p in {list(map(str, images))!r}], Path({str(ASSETS / "base" / "toon.safetensors")!r}))
 print(json.dumps({{"images": s.images.shape, "masks": s.masks.shape, "side": REVIEW_SIDE,
                   "from_alpha": s.mask_from_alpha, "figure": float((s.masks > 0.5).mean())}}))
 """

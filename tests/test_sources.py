@@ -10,12 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ADVENTURER, ASSETS
+from conftest import ADVENTURER, ASSETS, DRAWN
 from PIL import Image
 
+from puppet import params as P
+from puppet.base_file import driving_mode
 from puppet.bundle import FACE_CROP_SCALE, Manifest
-from puppet.sources import MAX_SOURCES, SourceError, load_sources, read_image, recrop
-from puppet.tracking import crop_face, detect_face_box
+from puppet.heads import Identity, render_head
+from puppet.sources import MAX_SOURCES, CropRule, SourceError, drawing_box, load_sources, read_image, recrop
+from puppet.tracking import crop_face, detect_face_box, face_square
 
 MINA = sorted(ADVENTURER.glob("mina_*.png"))
 HEADS = sorted((ASSETS / "sources" / "procedural").glob("head1000004_*.png"))
@@ -80,6 +83,38 @@ def test_a_subset_keeps_the_framing_of_the_set_it_was_chosen_from():
     # The same box at twice the side: averaged down, it is the 64 px crop.
     large = recrop(pair, [0], 128).images.reshape(1, 3, 64, 2, 64, 2).mean((3, 5))
     assert np.abs(large - pair.images[:1]).mean() < 0.01
+
+
+def _face_side(sources) -> list[float]:
+    """The side of face tracking's box in each crop, the figure over grey."""
+    pictures = sources.images * sources.masks + 0.5 * (1 - sources.masks)
+    boxes = [detect_face_box((p.transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)) for p in pictures]
+    return [box[2] for box in boxes if box is not None]
+
+
+def test_drawings_for_a_proxy_driven_base_are_framed_by_the_figure_at_the_proxys_scale():
+    """Face tracking finds Jun's face in all her drawings, but its box of a cartoon face is small
+    for the head: framed by it, her face fills the crop; framed by the figure, as the proxy's
+    renders are, it comes out near the proxy's size."""
+    jun = sorted((DRAWN / "micah").glob("Jun_*.png"))
+    assert driving_mode(ASSETS / "base" / "toon.safetensors") == "proxy"
+    by_face = load_sources(jun, 256, rule=CropRule.for_driving("face"))
+    by_figure = load_sources(jun, 256, rule=CropRule.for_driving("proxy"))
+    assert by_face.squares == [face_square(detect_face_box(read_image(p)[0])) for p in jun]
+    assert by_figure.squares == [drawing_box(mask, CropRule()) for mask in (read_image(p)[1] / 255 for p in jun)]
+    proxy = render_head(Identity.from_seed(0), P.neutral(), 256).rgb
+    proxy_side = detect_face_box(proxy)[2]
+    face_sides, figure_sides = _face_side(by_face), _face_side(by_figure)
+    assert len(face_sides) == len(figure_sides) == len(jun)
+    assert np.median(face_sides) / proxy_side > 1.4
+    assert 0.75 < np.median(figure_sides) / proxy_side < 1.33
+
+
+def test_a_base_file_that_is_none_is_named(tmp_path):
+    with pytest.raises(ValueError, match=f"{MINA[0]}: not a readable base-model file"):
+        driving_mode(MINA[0])
+    with pytest.raises(ValueError, match="no-base.safetensors: not a readable base-model file"):
+        driving_mode(tmp_path / "no-base.safetensors")
 
 
 def test_an_opaque_alpha_channel_is_no_mask(tmp_path, caplog):

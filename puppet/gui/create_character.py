@@ -50,11 +50,18 @@ def images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def review_sources(paths: list[Path]):
-    """The SourceSet to review, at REVIEW_SIDE."""
-    from puppet.sources import load_sources  # numpy/OpenCV only: no torch on this path
+def review_sources(paths: list[Path], base: Path):
+    """The SourceSet to review, at REVIEW_SIDE, framed as the character will be for ``base``. A
+    base that cannot be read frames them as the embedded one (proxy-driven) does: reading the
+    expressions then fails, and the page says why."""
+    from puppet.base_file import driving_mode
+    from puppet.sources import CropRule, load_sources  # numpy/OpenCV only: no torch on this path
 
-    return load_sources(paths, REVIEW_SIDE)
+    try:
+        mode = driving_mode(base)
+    except ValueError:
+        mode = "proxy"
+    return load_sources(paths, REVIEW_SIDE, rule=CropRule.for_driving(mode))
 
 
 def expressions_command(config: NewCharacterConfig, images: list[Path]) -> list[str]:
@@ -75,7 +82,7 @@ class CreateCharacterDialog(QDialog):
         self.setWindowTitle("New character")
         self.resize(820, 600)
         self.images, self.config, self.library_dir = images, config, library_dir
-        self.sources = review_sources(images)
+        self.sources = review_sources(images, config.base)
         self.expr = np.stack([P.neutral() for _ in images])
         self.known = np.zeros(len(images), bool)  # read, or set by hand: else left to fine-tuning
         self.by_hand = np.zeros(len(images), bool)
