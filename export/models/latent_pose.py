@@ -158,11 +158,11 @@ class FrozenWarpCharacter(FrozenCharacter):
         self.register_buffer("reference_unit", model.read_references(reference_drivers))
         pose = self.reference_params[:, POSE_INDEX]
         self.shared_pose = bool((pose == pose[:1]).all())
-        maps = clash = None
+        maps = clash = self.stroke_box = None
         if self.shared_pose:  # a sheet drawn alike (or one drawing): composed by strokes
             side = reference_drivers.shape[-1]
             sheet = F.interpolate(references.float() * (1 / 255), size=(side, side), mode="area")
-            maps, clash = stroke_maps(sheet, self.regions_on_sheet(reference_drivers))
+            maps, clash, self.stroke_box = stroke_maps(sheet, self.regions_on_sheet(reference_drivers))
         self.register_buffer("stroke_maps", maps)
         self.register_buffer("stroke_clash", clash)
 
@@ -175,7 +175,7 @@ class FrozenWarpCharacter(FrozenCharacter):
         return regions[:, :REST].mean(0)
 
     def strokes(self) -> Strokes | None:
-        return None if self.stroke_maps is None else Strokes(self.stroke_maps, self.stroke_clash)
+        return None if self.stroke_maps is None else Strokes(self.stroke_maps, self.stroke_clash, self.stroke_box)
 
     def nothing_held(self) -> torch.Tensor:
         """[1, regions, R] zeros: a previous choice that holds no drawing."""

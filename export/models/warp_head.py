@@ -35,7 +35,7 @@ from puppet import params as P
 
 from .head_motion import POSE_INDEX, head_motion_grid, identity_grid
 from .param_units import from_unit, to_unit
-from .strokes import Strokes
+from .strokes import Strokes, compose_on_sheet, shared, taken_maps
 
 # The trunk's output channels, in order.
 FLOW, REGIONS, RESIDUAL, ALPHA, MASK = slice(0, 2), slice(2, 6), slice(6, 9), slice(9, 10), slice(10, 11)
@@ -227,16 +227,11 @@ class WarpHead(nn.Module):
         the eyes and the mouth takes from its own. ``maps`` [3,R,R,h',h']
         (:class:`~.strokes.Strokes`), ``taken`` [N,4] each region's drawing, ``grid`` [N,S,S,2]
         where each output point is found on the sheet."""
-        n, r, side = taken.shape[0], maps.shape[1], maps.shape[-1]
-        pair = torch.arange(REST, device=taken.device) * (r * r) + taken[:, :REST] * r + taken[:, REST:]  # [N,3]
-        taking = maps.reshape(-1, side, side)[pair.flatten()].view(n, REST, side, side)
+        taking = taken_maps(maps, taken)  # [N,3,h',h']
         # sampled at half the side and enlarged: their edges lie where the drawings agree
         half = F.avg_pool2d(grid.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)  # [N,S/2,S/2,2]
         over = F.grid_sample(taking, half, mode="bilinear", padding_mode="zeros", align_corners=False)
-        over = F.interpolate(over, size=grid.shape[1:3], mode="bilinear", align_corners=False)  # [N,3,S,S]
-        # where two regions take the same point (strokes of two pairs that overlap: rare) they
-        # share it, so that the weights still sum to one
-        over = over / over.sum(1, keepdim=True).clamp(min=1.0)
+        over = shared(F.interpolate(over, size=grid.shape[1:3], mode="bilinear", align_corners=False))  # [N,3,S,S]
         return torch.cat([over, 1 - over.sum(1, keepdim=True)], 1)
 
     def forward(self, raw: torch.Tensor, pose: torch.Tensor, references: torch.Tensor,
@@ -307,11 +302,16 @@ class WarpHead(nn.Module):
                     copied = F.grid_sample(texture[taken[:, REST]], grid, mode="bilinear", padding_mode="zeros",
                                            align_corners=False)  # [N,4,S,S]
                     shown = (1 - self.leans)[None, :, None, None].expand(n, -1, side, side)  # the rest's, whole
+                elif strokes is not None:  # composed on the sheet, then sampled once
+                    copied = F.grid_sample(compose_on_sheet(texture, taken, strokes), grid, mode="bilinear",
+                                           padding_mode="zeros", align_corners=False)  # [N,4,S,S]
+                    # where each region's drawing shows, to inspect (an exported graph leaves it out)
+                    shown = self.stroke_weights(strokes.maps, taken, grid)
                 else:
                     picked = texture[taken.flatten()]  # [N*4,4,S',S']
                     warped = F.grid_sample(picked.reshape(n, -1, *picked.shape[-2:]), grid, mode="bilinear",
                                            padding_mode="zeros", align_corners=False)  # [N,4*4,S,S]
-                    shown = up(regions) if strokes is None else self.stroke_weights(strokes.maps, taken, grid)
+                    shown = up(regions)
                     copied = (warped.view(n, -1, 4, side, side) * shown[:, :, None]).sum(1)  # [N,4,S,S]
         else:
             references = references.expand(n, -1, -1, -1, -1)  # given once for every driver, or per driver
