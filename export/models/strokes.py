@@ -34,6 +34,8 @@ import torch.nn.functional as F
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from .head_motion import identity_grid
+
 # Colour or mask differences of more than this (in [0, 1]) are strokes that differ.
 DIFFERENCE = 0.12
 # A path along a stroke costs this much of one across pixels where the drawings agree.
@@ -172,13 +174,11 @@ def compose_on_sheet(texture: torch.Tensor, taken: torch.Tensor, strokes: Stroke
     r0, r1, c0, c1 = strokes.box
     if r0 == r1:
         return base
-    # the box in texels: every texel whose centre lies in it
+    # the box in texels: every texel that overlaps it
     y0, y1, x0, x1 = r0 * side // cells, -(-r1 * side // cells), c0 * side // cells, -(-c1 * side // cells)
-    taking = taken_maps(strokes.maps, taken)
-    centres = (np.arange(side, dtype=np.float32) + 0.5) / side * 2 - 1  # texel centres in grid units
-    ys, xs = np.meshgrid(centres[y0:y1], centres[x0:x1], indexing="ij")
-    points = torch.from_numpy(np.stack([xs, ys], -1))[None].expand(n, -1, -1, -1)  # [N,h,w,2]
-    over = shared(F.grid_sample(taking, points, mode="bilinear", padding_mode="zeros", align_corners=False))
+    points = identity_grid(side)[y0:y1, x0:x1][None].expand(n, -1, -1, -1)  # [N,h,w,2] texel centres
+    over = shared(F.grid_sample(taken_maps(strokes.maps, taken), points, mode="bilinear", padding_mode="zeros",
+                                align_corners=False))  # [N,G,h,w]
     own = texture[:, :, y0:y1, x0:x1][taken[:, :count].flatten()].view(n, count, 4, y1 - y0, x1 - x0)
     under = base[:, :, y0:y1, x0:x1]  # [N,4,h,w]
     change = (over[:, :, None] * (own - under[:, None])).sum(1)  # [N,4,h,w]
