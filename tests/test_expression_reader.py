@@ -16,7 +16,7 @@ from export.cli import main as export_main
 from export.expression_eval import dedicated_reader, evaluate, labelled_characters
 from puppet import params as P
 from puppet.expression_reader import DEFAULT_READER, RESOLUTION, ExpressionReader
-from puppet.sources import load_sources
+from puppet.sources import CropRule, load_sources
 
 EYES = [P.INDEX["eye_open_l"], P.INDEX["eye_open_r"]]
 MOUTH = P.INDEX["mouth_open"]
@@ -93,7 +93,7 @@ def test_a_single_image_is_read_alone(reader):
     for name, style in (("Seoyeon", "micah"), ("Minji", "big-smile")):
         paths, truth = _set(name, style)
         for i in (0, 1, 2):  # rest, eyes shut, and a wink (big-smile) or a pucker (micah)
-            sources = load_sources([paths[i]], RESOLUTION)
+            sources = load_sources([paths[i]], RESOLUTION, rule=CropRule.for_driving("proxy"))  # as characters are
             read = reader.read(sources.images, sources.masks).values
             assert read.shape == (1, P.NUM_PARAMS)
             assert ((read[0, EYES] < 0.5) == (truth[i, EYES] < 0.5)).all(), (name, i, read[0, EYES])

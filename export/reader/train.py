@@ -72,15 +72,15 @@ def build_sets(seeds: range, cache: Path, cfg: SetConfig = SetConfig()) -> dict[
 def labelled_sets(folders: list[Path], leave_out: tuple[str, ...] = ()) -> list[dict[str, np.ndarray]]:
     """The labelled characters of ``folders`` but those named in ``leave_out``, each as a set
     like :func:`.data.render_set`'s (rgb uint8 [K,R,R,3], mask uint8 [K,R,R], face labels), framed
-    as fine-tuning frames them."""
-    from puppet.sources import load_sources
+    as characters of a proxy-driven base (the embedded one) are."""
+    from puppet.sources import CropRule, load_sources
 
     characters = [c for folder in folders for c in labelled_characters(folder)]
     require_names(characters, leave_out, folders)
     sets = []
     for c in characters:
         if c.name not in leave_out:
-            src = load_sources(list(c.paths), RESOLUTION)
+            src = load_sources(list(c.paths), RESOLUTION, rule=CropRule.for_driving("proxy"))
             sets.append({"rgb": np.round(src.images.transpose(0, 2, 3, 1) * 255).astype(np.uint8),
                          "mask": np.round(src.masks[:, 0] * 255).astype(np.uint8),
                          "labels": c.truth[:, P.FACE_INDEX].astype(np.float32)})
