@@ -184,7 +184,9 @@ def test_each_pixel_of_a_drawn_face_comes_from_one_drawing(monkeypatch):
     drawn_from = F.one_hot(composed.choice.argmax(-1), len(params)).float()  # [N,4,R]: what the graph samples
     weights = torch.einsum("ngr,nghw->nrhw", drawn_from, composed.shown)  # each drawing's share of each pixel
     assert int(((weights.max(1).values < 0.99) & face).sum()) == 0
-    torch.testing.assert_close(out.rgb, composed.rgb, atol=1e-5, rtol=0)
+    # the drawing alone is read from the drawings stacked into one picture: its points, in grid
+    # units of a picture eight drawings tall, are a few ten-thousandths of a texel off
+    torch.testing.assert_close(out.rgb, composed.rgb, atol=5e-4, rtol=0)
 
 
 def test_mina_is_drawn_without_the_generators_trunk():
@@ -373,3 +375,32 @@ def test_source_images_expressions_are_read():
         assert min(r.values()) > 0.75, (name, r)  # measured 0.88-1.00 (face tracking's mouth: 0.16, -0.47)
     r = agreement("mina", ("eye_open_l", "mouth_open"))
     assert min(r.values()) > 0.5, r  # measured 0.72 eyes, 0.78 mouth
+
+
+def test_the_eyes_and_mouth_of_turned_drawings_are_drawn_in_windows(monkeypatch):
+    """A character whose drawings turn moves each region's drawing on a grid of its own, and
+    samples the eyes and the mouth only in windows that follow them (export/models/windows.py).
+    Driven to random expressions and head poses, the extremes among them, it draws what sampling
+    them over the whole picture draws: their regions weigh nothing beyond their windows."""
+    from export.base_model import load_base
+    from export.character import CharacterOptions, warp_character
+    from export.models import windows
+
+    base = load_base(DEFAULT_BASE, with_discriminator=False)
+    sources, params = _sources("procedural-1000004")
+    graph, side = warp_character(base, sources, CharacterOptions(name="p", source_params=np.stack(params),
+                                                                 local_flow=1.0))
+    assert not graph.shared_pose
+    rng = np.random.default_rng(2)
+    extremes = [P.make(yaw=40 * s, pitch=30 * s, roll=-35 * s, offset_x=0.15 * s, offset_y=-0.15 * s, scale=1.25,
+                       eye_open_l=0.0, mouth_open=1.0) for s in (-1, 1)]
+    turned = [P.make(yaw=yaw, eye_open_l=0.0, eye_open_r=0.0, mouth_open=0.8) for yaw in (-30, 30)]
+    drivers = _proxy_drivers(read_bundle(first_demo_character()).manifest,
+                             extremes + turned + [P.sample(rng) for _ in range(8)])
+    windowed = _drawn_by(graph, drivers, monkeypatch)
+    taken = windowed.choice.argmax(-1)
+    assert (taken[:, :3] != taken[:, 3:]).any(1).sum() >= 4  # eyes or mouth from another drawing than the rest's
+    monkeypatch.setattr(windows, "WINDOW", 1.0)  # the whole picture
+    whole = _drawn_by(graph, drivers, monkeypatch)
+    assert float((windowed.shown - whole.shown).abs().max()) < 1e-3
+    assert float((windowed.rgb * windowed.mask - whole.rgb * whole.mask).abs().max()) < 1e-3

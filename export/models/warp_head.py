@@ -36,6 +36,7 @@ from puppet import params as P
 from .head_motion import POSE_INDEX, head_motion_grid, identity_grid
 from .param_units import from_unit, to_unit
 from .strokes import Strokes, compose_on_sheet, shared, taken_maps
+from .windows import at_points, corners, lay_over, placed, window_pixels, window_side
 
 # The trunk's output channels, in order.
 FLOW, REGIONS, RESIDUAL, ALPHA, MASK = slice(0, 2), slice(2, 6), slice(6, 9), slice(9, 10), slice(10, 11)
@@ -128,6 +129,42 @@ def _region_weights() -> torch.Tensor:
     return w
 
 
+def enlarged(grid: torch.Tensor, side: int) -> torch.Tensor:
+    """[M,h,h,2] where points are found, at the model's resolution -> [M,S,S,2] at the output's.
+    The motion (the grid less the identity) is what is enlarged, bilinearly, so that no motion
+    stays exactly none up to the borders. Computed at the output's side instead (four times the
+    points at 256 px), the head motion's parallax and roll made a procedural demo character's frame
+    39.4 ms against 36.2 in onnxruntime on a 2-core CPU. The two differ where the parallax folds,
+    along the face's outline (a turn of 30 degrees: 1 % of the pixels more than a pixel off, 98 %
+    under a quarter of one): that character's masked L1 to its true renders at 256 px, driven by 45 proxies, was
+    0.0259 either way, and the outlines look alike."""
+    h = int(grid.shape[1])
+    if h == side:
+        return grid
+    motion = (grid - identity_grid(h, grid.device)).permute(0, 3, 1, 2)  # [M,2,h,h]
+    motion = F.interpolate(motion, size=(side, side), mode="bilinear", align_corners=False)
+    return identity_grid(side, grid.device) + motion.permute(0, 2, 3, 1)
+
+
+def sample_drawings(texture: torch.Tensor, grid: torch.Tensor, taken: torch.Tensor) -> torch.Tensor:
+    """texture [R,C,T,T] the drawings; grid [N,G,H,W,2] where G grids per driver find their points,
+    each in the drawing ``taken`` [N,G] -> [C,N,G,H,W], bilinear, zero outside each drawing.
+    The drawings are stacked into one picture, a row of zeros below each, and one grid_sample reads
+    it: picking each region's drawing out of the texture first copied 16 MB a frame (four 512 px
+    textures; a procedural demo character's frame 36.2 -> 35.1 ms on a 2-core CPU). In grid units
+    of the stack a point is a few ten-thousandths of a texel off."""
+    r, c, t, _ = texture.shape
+    stack = torch.cat([texture, texture.new_zeros(r, c, 1, t)], 2).transpose(0, 1).reshape(1, c, r * (t + 1), t)
+    x, y = grid.unbind(-1)
+    # beyond a drawing's zero border a point would reach the next drawing: it stops on the border
+    y = y.clamp(-1 - 1 / t, 1 + 1 / t)
+    y = ((y + 1) * t + 2 * (t + 1) * taken[:, :, None, None]) / (r * (t + 1)) - 1  # in the stack
+    n, g, height, width = grid.shape[:4]
+    out = F.grid_sample(stack, torch.stack([x, y], -1).reshape(1, -1, width, 2), mode="bilinear",
+                        padding_mode="zeros", align_corners=False)  # [1,C,N*G*H,W]
+    return out.view(c, n, g, height, width)
+
+
 def softmax_channels(x: torch.Tensor) -> torch.Tensor:
     """Softmax over dim 1 of [N,C,H,W], written out: onnxruntime's Softmax over the channel axis
     transposes the tensor there and back (1.2 ms of a 30 ms frame on a 2-core CPU)."""
@@ -161,14 +198,14 @@ class WarpOutput:
     regions: torch.Tensor  # [N,4,h,w], softmax over regions
     choice: torch.Tensor  # [N,4,R], softmax over references
     params: torch.Tensor  # [N,NUM_PARAMS] read from the pose code, scaled to [-1, 1]
-    # [N,4,S,S] with shared_pose: each region's drawing's share of each output pixel
+    # [N,4,S,S] for a frozen character: each region's drawing's share of each output pixel
     shown: torch.Tensor | None = None
 
 
 class WarpHead(nn.Module):
-    def __init__(self, pose_dim: int, max_flow: float, calibrated_pose: bool = False):
+    def __init__(self, pose_dim: int, max_flow: float, resolution: int, calibrated_pose: bool = False):
         super().__init__()
-        self.max_flow = max_flow
+        self.max_flow, self.resolution = max_flow, resolution
         self.calibrated_pose = calibrated_pose
         self.readout = nn.Linear(pose_dim, P.NUM_PARAMS)
         pose = torch.zeros(P.NUM_PARAMS)
@@ -234,6 +271,24 @@ class WarpHead(nn.Module):
         over = shared(F.interpolate(over, size=grid.shape[1:3], mode="bilinear", align_corners=False))  # [N,3,S,S]
         return torch.cat([over, 1 - over.sum(1, keepdim=True)], 1)
 
+    def features_in_windows(self, picture: torch.Tensor, texture: torch.Tensor, regions: torch.Tensor,
+                            moved: torch.Tensor, taken: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """picture [N,4,S,S] the rest of the face's drawing; texture [R,4,T,T] the drawings; regions
+        [N,4,h,h] and moved [N,4,h,h,2] (where each region finds its points in its drawing, at the
+        model's resolution); taken [N,4] -> the picture with the eyes and the mouth laid over it,
+        each drawn from its own drawing in a window that follows it (:mod:`~.windows`), and
+        [N,4,S,S] each region's share of each pixel (to inspect: an exported graph leaves it out)."""
+        side = int(picture.shape[-1])
+        size = window_side(side)
+        pixels, index = window_pixels(corners(regions[:, :REST], size, side), size, side)  # [N,3,W,W,2]
+        motion = (moved[:, :REST] - identity_grid(self.resolution, moved.device)).permute(0, 1, 4, 2, 3)
+        read = at_points(torch.cat([motion, regions[:, :REST, None]], 2), pixels)  # [N,3,3,W,W]
+        grid, weights = pixels + read[:, :, :2].permute(0, 1, 3, 4, 2), read[:, :, 2]  # [N,3,W,W,2], [N,3,W,W]
+        patches = sample_drawings(texture, grid, taken[:, :REST]).transpose(0, 1)  # [N,4,3,W,W]
+        features = placed(weights, index, side)
+        shown = torch.cat([features, 1 - features.sum(1, keepdim=True)], 1)
+        return lay_over(picture, patches, weights, index), shown
+
     def forward(self, raw: torch.Tensor, pose: torch.Tensor, references: torch.Tensor,
                 reference_params: torch.Tensor, shared_pose: bool = False,
                 previous_choice: torch.Tensor | None = None,
@@ -273,10 +328,11 @@ class WarpHead(nn.Module):
         regions = softmax_channels(raw[:, REGIONS] * self.sharpening(REGION_SHARPENING))
         alpha = shares.residual * torch.sigmoid(raw[:, ALPHA] + ALPHA_BIAS)  # [N,1,h,w]
 
-        points, shown = identity_grid(side, raw.device)[None], None  # [1,S,S,2]
+        # where each output point is found, at the model's resolution (enlarged to the side later)
+        points, shown = identity_grid(self.resolution, raw.device)[None], None  # [1,h,h,2]
         if shares.local_flow:
-            flow = (shares.local_flow * self.max_flow) * torch.tanh(up(raw[:, FLOW]))  # [N,2,S,S]
-            points = points + flow.permute(0, 2, 3, 1)  # [N,S,S,2]
+            flow = (shares.local_flow * self.max_flow) * torch.tanh(raw[:, FLOW])  # [N,2,h,h]
+            points = points + flow.permute(0, 2, 3, 1)  # [N,h,h,2]
         if shared_pose and self.training:
             raise ValueError("shared_pose samples only the chosen drawings: it is for inference")
         if not self.training and references.shape[0] == 1:  # a frozen character
@@ -288,37 +344,31 @@ class WarpHead(nn.Module):
             # references every frame (800 ms of an 840 ms frame for a procedural demo character).
             taken = choice.argmax(-1)  # [N,4]
             texture = self.texture(references[0])  # [R,4,S',S']
-            if not shared_pose:  # each region's drawing moved from its own pose
+            if shared_pose:  # one grid for every drawing of the sheet
+                moved = head_motion_grid(points, driver_params, reference_params[:, :1], head_size)  # [N,1,h,h,2]
+            else:  # each region's drawing moved from its own pose
                 chosen = torch.gather(reference_params, 1, taken[..., None].expand(-1, -1, reference_params.shape[-1]))
-                grid = head_motion_grid(points, driver_params, chosen, head_size).flatten(0, 1)  # [N*4,S,S,2]
-                warped = F.grid_sample(texture[taken.flatten()], grid, mode="bilinear", padding_mode="zeros",
-                                       align_corners=False)  # [N*4,4,S,S]
-                shown = up(regions)
-                copied = (warped.view(n, -1, 4, side, side) * shown[:, :, None]).sum(1)  # [N,4,S,S]
-            else:  # one grid for every drawing of the sheet
-                grid = head_motion_grid(points, driver_params, reference_params[:, :1], head_size)[:, 0]  # [N,S,S,2]
-                if strokes is not None and strokes.whole:
-                    # every region keeps the rest's drawing: that one alone is sampled (Mina's sheet)
-                    copied = F.grid_sample(texture[taken[:, REST]], grid, mode="bilinear", padding_mode="zeros",
-                                           align_corners=False)  # [N,4,S,S]
-                    shown = (1 - self.leans)[None, :, None, None].expand(n, -1, side, side)  # the rest's, whole
-                elif strokes is not None:  # composed on the sheet, then sampled once
-                    copied = F.grid_sample(compose_on_sheet(texture, taken, strokes), grid, mode="bilinear",
-                                           padding_mode="zeros", align_corners=False)  # [N,4,S,S]
-                    # where each region's drawing shows, to inspect (an exported graph leaves it out)
-                    shown = self.stroke_weights(strokes.maps, taken, grid)
-                else:
-                    picked = texture[taken.flatten()]  # [N*4,4,S',S']
-                    warped = F.grid_sample(picked.reshape(n, -1, *picked.shape[-2:]), grid, mode="bilinear",
-                                           padding_mode="zeros", align_corners=False)  # [N,4*4,S,S]
-                    shown = up(regions)
-                    copied = (warped.view(n, -1, 4, side, side) * shown[:, :, None]).sum(1)  # [N,4,S,S]
+                moved = head_motion_grid(points, driver_params, chosen, head_size)  # [N,4,h,h,2]
+            grid = enlarged(moved[:, -1], side)[:, None]  # [N,1,S,S,2]: the rest of the face's
+            if strokes is not None and strokes.whole:
+                # every region keeps the rest's drawing: that one alone is sampled (Mina's sheet)
+                copied = sample_drawings(texture, grid, taken[:, REST:]).squeeze(2).transpose(0, 1)  # [N,4,S,S]
+                shown = (1 - self.leans)[None, :, None, None].expand(n, -1, side, side)  # the rest's, whole
+            elif strokes is not None:  # composed on the sheet, then sampled once
+                copied = F.grid_sample(compose_on_sheet(texture, taken, strokes), grid[:, 0], mode="bilinear",
+                                       padding_mode="zeros", align_corners=False)  # [N,4,S,S]
+                # where each region's drawing shows, to inspect (an exported graph leaves it out)
+                shown = self.stroke_weights(strokes.maps, taken, grid[:, 0])
+            else:
+                copied = sample_drawings(texture, grid, taken[:, REST:]).squeeze(2).transpose(0, 1)  # [N,4,S,S]
+                copied, shown = self.features_in_windows(copied, texture, regions, moved.expand(-1, REST + 1, -1, -1, -1),
+                                                         taken)
         else:
             references = references.expand(n, -1, -1, -1, -1)  # given once for every driver, or per driver
             # sum over regions of region x choice; a MatMul (onnxruntime's Einsum took 1.2 ms here)
             weights = (choice.transpose(1, 2) @ up(regions).flatten(2)).view(n, r, side, side)  # [N,R,S,S]
-            grid = head_motion_grid(points, driver_params, reference_params, head_size)  # [N,R,S,S,2]
-            warped = F.grid_sample(self.texture(references.flatten(0, 1)), grid.flatten(0, 1), mode="bilinear",
+            grid = enlarged(head_motion_grid(points, driver_params, reference_params, head_size).flatten(0, 1), side)
+            warped = F.grid_sample(self.texture(references.flatten(0, 1)), grid, mode="bilinear",
                                    padding_mode="zeros", align_corners=False)  # [N*R,4,S,S]
             copied = (warped.view(n, r, 4, side, side) * weights[:, :, None]).sum(1)  # [N,4,S,S]
         if not shares.residual:
