@@ -73,6 +73,11 @@ class CharacterOptions:
     # the demo clip); it lowers masked L1 on held-out procedural identities (0.0244 -> 0.0234) as
     # blur does, and makes a one-image character blink or talk no more (mouth follow 0.32 -> 0.34).
     residual: float | None = None
+    # warp head: whether the head's depth falls to its outline linearly instead of as a sphere's
+    # (``export.models.head_motion.head_motion_grid``); None: a sphere's for images framed as the
+    # proxy's renders already (--precropped: the head where the proxy's is, as procedural
+    # characters have it), the soft edge for images framed here (drawings).
+    soft_edge: bool | None = None
 
 
 def thumbnail_png(rgb: np.ndarray, mask: np.ndarray) -> bytes:
@@ -166,7 +171,8 @@ def warp_character(base: BaseModel, sources: SourceSet, opts: CharacterOptions) 
     identity = mean_identity(base.model, sources)
     drivers = showing_drivers(base, sources.images[keep], expressions[keep])
     graph = character_graph(base.model, identity, as_bytes(full.images, masks), torch.from_numpy(expressions[keep]),
-                            torch.from_numpy(drivers), _shares(base, opts), base.head_size_of(identity))
+                            torch.from_numpy(drivers), _shares(base, opts), base.head_size_of(identity),
+                            not opts.precropped if opts.soft_edge is None else opts.soft_edge)
     return graph, side
 
 

@@ -102,7 +102,7 @@ def cmd_character(args: argparse.Namespace) -> int:
         use_mask=not args.no_mask, use_dice=not (args.no_dice or args.no_mask), fp16=not args.no_fp16,
         compact=args.compact, train_part=args.train, source_params=_read_params(args.params, len(args.images)),
         output_resolution=args.output_resolution or OUTPUT_RESOLUTION, local_flow=args.local_flow,
-        residual=args.residual,
+        residual=args.residual, soft_edge=None if args.head_edge is None else args.head_edge == "soft",
     )
     path = make_character(args.base, args.images, args.output, opts, preview=args.preview,
                           progress=_progress_printer(args.progress))
@@ -280,6 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--residual", type=share, default=None,
                    help="warp-head bases: the share (0-1) of the base's learnt residual paint the character "
                         "uses; 0 draws every pixel from its images (default: 0)")
+    c.add_argument("--head-edge", choices=["sphere", "soft"],
+                   help="warp-head bases: how the head's depth falls to its outline on turns: as a sphere's "
+                        "(heads shaped and placed as the proxy's) or linearly (drawings: no feature torn "
+                        "where the outline crosses it); default: sphere with --precropped, else soft")
     c.add_argument("--no-fp16", action="store_true", help="do not add the fp16 graph")
     c.add_argument("--compact", action="store_true",
                    help="store the graph's weights as fp16 (float32 arithmetic, half the file), no fp16 graph")

@@ -31,12 +31,12 @@ class ParityReport:
 def character_graph(model: LatentPoseModel, identity: torch.Tensor, references: torch.Tensor | None = None,
                     reference_params: torch.Tensor | None = None,
                     reference_drivers: torch.Tensor | None = None, shares: Shares = Shares(),
-                    head_size: float = 1.0) -> FrozenCharacter:
+                    head_size: float = 1.0, soft_edge: bool = False) -> FrozenCharacter:
     """The frozen-identity module in export mode (eval, float32, CPU). A warp-head model also
     freezes in its references (uint8 [R,4,S,S]: RGB and mask at the output side), their
     expression parameters [R, NUM_PARAMS] and where its choice places them, read from a driver
     showing each [R,3,H,W], how much of the learnt local flow and residual it uses, and the
-    character's head size (relative to the proxy's)."""
+    character's head: its size (relative to the proxy's) and whether its edge is soft."""
     model = model.float().cpu().eval()
     if model.warp is None:
         return FrozenCharacter(model, identity.float().cpu()).eval()
@@ -44,7 +44,7 @@ def character_graph(model: LatentPoseModel, identity: torch.Tensor, references: 
         raise ValueError("a warp-head character needs its reference images, their expression parameters "
                          "and a driver showing each")
     return FrozenWarpCharacter(model, identity.float().cpu(), references.cpu(), reference_params.cpu(),
-                               reference_drivers.cpu(), shares, head_size).eval()
+                               reference_drivers.cpu(), shares, head_size, soft_edge).eval()
 
 
 def export_onnx(graph: FrozenCharacter, resolution: int) -> bytes:

@@ -62,21 +62,23 @@ def face_uv(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, head_siz
     return (x - CX) / (HALF_W * head_size), (y - CY) / (HALF_H * head_size)
 
 
-def _depth(x: torch.Tensor, y: torch.Tensor, head_size: float | torch.Tensor) -> torch.Tensor:
-    """The face ellipsoid's depth at grid points (0 outside the face)."""
+def _depth(x: torch.Tensor, y: torch.Tensor, head_size: float | torch.Tensor, soft_edge: bool) -> torch.Tensor:
+    """The face ellipsoid's depth at grid points (0 outside the face); see ``head_motion_grid``'s
+    ``soft_edge``."""
     u, v = face_uv(x, y, head_size)
     # clamped above 0: the square root's gradient at 0 is infinite (a NaN once multiplied by the
     # clamp's zero gradient outside the face)
-    return (DEPTH * head_size) * torch.sqrt(torch.clamp(1 - u * u - v * v, min=1e-6))
+    inside = torch.clamp(1 - u * u - v * v, min=1e-6)
+    return (DEPTH * head_size) * (inside if soft_edge else torch.sqrt(inside))
 
 
 def _parallax(x: torch.Tensor, y: torch.Tensor, turn_x: torch.Tensor, turn_y: torch.Tensor,
-              head_size: float | torch.Tensor):
+              head_size: float | torch.Tensor, soft_edge: bool):
     """Where a point at (x, y) after the turn was before it: the point p = (x, y) + depth(p) *
     (turn_x, -turn_y), the turns being differences of sines of yaw and pitch ([...,1,1])."""
     px, py = x, y
     for _ in range(PARALLAX_STEPS):
-        depth = _depth(px, py, head_size)
+        depth = _depth(px, py, head_size, soft_edge)
         px, py = x + depth * turn_x, y - depth * turn_y
     return px, py
 
@@ -102,13 +104,23 @@ def _roll(x, y, roll):
 
 
 def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torch.Tensor,
-                     head_size: float | torch.Tensor = 1.0) -> torch.Tensor:
+                     head_size: float | torch.Tensor = 1.0, soft_edge: bool = False) -> torch.Tensor:
     """Backward map of head motion.
 
     points [N,H,W,2]: grid coordinates in the output (at the driver's pose); driver [N,NUM_PARAMS]
     and reference [N,R,NUM_PARAMS]: parameter vectors; ``head_size``: the head's size relative to
     the proxy's (a float, or [N,1,1,1] for a head of its own per sample). Returns [N,R,H,W,2]: for
     each reference, where each point is found in it.
+
+    The ellipsoid's depth falls to its outline as a sphere's does, steeply (``soft_edge`` False):
+    right for heads shaped and placed as the proxy's, which the fold at the outline leaves whole.
+    A drawing's head seldom lies where the proxy's does, and where the outline crossed one of its
+    features (Mina's far eye, her tuft), the fold there drew that feature twice or cut it. With
+    ``soft_edge`` the depth falls linearly (no fold on turns up to 20 degrees). On Mina's rest
+    drawing, the share of her figure's pixels where the motion folds or tears, turned by yaw -30,
+    -20, +20 and +30 degrees: 6.2, 3.9, 3.6 and 5.9 % with a sphere's edge, 2.3, 0, 0 and 2.3 % with
+    the soft one. On 16 held-out procedural identities, whose heads are the proxy's shape, the soft
+    edge lost what the sphere's gets right (masked L1 0.0230 -> 0.0241, yaw follow 0.89 -> 0.70).
     """
     def pose(p):  # [..., NUM_PARAMS] -> six [..., 1, 1] tensors in radians and grid units
         yaw, pitch, roll, ox, oy, scale = (p[..., i, None, None] for i in POSE_INDEX)
@@ -122,6 +134,7 @@ def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torc
     # small error where the head both turns and tilts).
     x, y = _place(x, y, ox_d, oy_d, s_d, inverse=True)
     x, y = _roll(x, y, roll_r - roll_d)
-    x, y = _parallax(x, y, torch.sin(yaw_r) - torch.sin(yaw_d), torch.sin(pitch_r) - torch.sin(pitch_d), head_size)
+    x, y = _parallax(x, y, torch.sin(yaw_r) - torch.sin(yaw_d), torch.sin(pitch_r) - torch.sin(pitch_d), head_size,
+                     soft_edge)
     x, y = _place(x, y, ox_r, oy_r, s_r, inverse=False)
     return torch.stack([x, y], dim=-1)  # [N,R,H,W,2]

@@ -136,7 +136,8 @@ class FrozenWarpCharacter(FrozenCharacter):
 
     ``shares``: how much of the base's learnt local flow and residual the character uses (see
     ``export.character.CharacterOptions``). ``head_size``: the character's head relative to the
-    proxy's, for the parallax of its turns (:meth:`export.base_model.BaseModel.head_size_of`).
+    proxy's, for the parallax of its turns (:meth:`export.base_model.BaseModel.head_size_of`);
+    ``soft_edge``: its head's depth falls to the outline linearly (``head_motion_grid``).
 
     Drawings that share one pose (a sheet drawn alike) are composed by strokes, their maps frozen
     in too (``export/models/strokes.py``).
@@ -144,9 +145,9 @@ class FrozenWarpCharacter(FrozenCharacter):
 
     def __init__(self, model: LatentPoseModel, identity: torch.Tensor, references: torch.Tensor,
                  reference_params: torch.Tensor, reference_drivers: torch.Tensor, shares: Shares = Shares(),
-                 head_size: float = 1.0):
+                 head_size: float = 1.0, soft_edge: bool = False):
         super().__init__(model, identity)
-        self.shares, self.head_size = shares, float(head_size)
+        self.shares, self.head_size, self.soft_edge = shares, float(head_size), soft_edge
         if references.dtype != torch.uint8 or references.dim() != 4 or references.shape[1] != 4:
             raise ValueError(f"references must be uint8 [R,4,S,S] (RGB and mask), not {references.dtype} "
                              f"{tuple(references.shape)}")
@@ -190,7 +191,7 @@ class FrozenWarpCharacter(FrozenCharacter):
         out = self.warp(raw, pose, references, self.reference_params[None].expand(n, -1, -1),
                         shared_pose=self.shared_pose, previous_choice=previous_choice,
                         reference_unit=self.reference_unit[None], shares=self.shares, strokes=self.strokes(),
-                        head_size=self.head_size)
+                        head_size=self.head_size, soft_edge=self.soft_edge)
         return out.rgb, out.mask, pose, out.choice
 
 

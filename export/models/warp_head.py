@@ -293,7 +293,8 @@ class WarpHead(nn.Module):
                 reference_params: torch.Tensor, shared_pose: bool = False,
                 previous_choice: torch.Tensor | None = None,
                 reference_unit: torch.Tensor | None = None, shares: Shares = Shares(),
-                strokes: Strokes | None = None, head_size: float | torch.Tensor = 1.0) -> WarpOutput:
+                strokes: Strokes | None = None, head_size: float | torch.Tensor = 1.0,
+                soft_edge: bool = False) -> WarpOutput:
         """raw [N,11,h,w] (the trunk's output), pose [N,Q] (pose code), references [N or 1,R,4,S,S]
         (RGB and mask in [0,1]; 1: the same for every driver), reference_params [N,R,NUM_PARAMS]
         (their expression parameters).
@@ -308,7 +309,8 @@ class WarpHead(nn.Module):
         flow and residual are used (a frozen character's choice). ``strokes``: with
         ``shared_pose``, the sheet composed by strokes instead of the learnt regions
         (:mod:`~.strokes`). ``head_size``: the head's size relative to the proxy's, for the head
-        motion's parallax (a float, or [N,1,1,1] per sample in meta-training)."""
+        motion's parallax (a float, or [N,1,1,1] per sample in meta-training); ``soft_edge``: the
+        head's depth falls to its outline linearly (see :func:`~.head_motion.head_motion_grid`)."""
         # the batch size read off the pose code, not the trunk's output: a frozen graph that uses
         # none of the trunk's answers (no local flow, no residual, composed by strokes) then
         # leaves the trunk out
@@ -344,11 +346,11 @@ class WarpHead(nn.Module):
             # references every frame (800 ms of an 840 ms frame for a procedural demo character).
             taken = choice.argmax(-1)  # [N,4]
             texture = self.texture(references[0])  # [R,4,S',S']
-            if shared_pose:  # one grid for every drawing of the sheet
-                moved = head_motion_grid(points, driver_params, reference_params[:, :1], head_size)  # [N,1,h,h,2]
+            if shared_pose:  # one grid for every drawing of the sheet: [N,1,h,h,2]
+                moved = head_motion_grid(points, driver_params, reference_params[:, :1], head_size, soft_edge)
             else:  # each region's drawing moved from its own pose
                 chosen = torch.gather(reference_params, 1, taken[..., None].expand(-1, -1, reference_params.shape[-1]))
-                moved = head_motion_grid(points, driver_params, chosen, head_size)  # [N,4,h,h,2]
+                moved = head_motion_grid(points, driver_params, chosen, head_size, soft_edge)  # [N,4,h,h,2]
             grid = enlarged(moved[:, -1], side)[:, None]  # [N,1,S,S,2]: the rest of the face's
             if strokes is not None and strokes.whole:
                 # every region keeps the rest's drawing: that one alone is sampled (Mina's sheet)
@@ -367,7 +369,8 @@ class WarpHead(nn.Module):
             references = references.expand(n, -1, -1, -1, -1)  # given once for every driver, or per driver
             # sum over regions of region x choice; a MatMul (onnxruntime's Einsum took 1.2 ms here)
             weights = (choice.transpose(1, 2) @ up(regions).flatten(2)).view(n, r, side, side)  # [N,R,S,S]
-            grid = enlarged(head_motion_grid(points, driver_params, reference_params, head_size).flatten(0, 1), side)
+            grid = enlarged(head_motion_grid(points, driver_params, reference_params, head_size, soft_edge).flatten(0, 1),
+                            side)
             warped = F.grid_sample(self.texture(references.flatten(0, 1)), grid, mode="bilinear",
                                    padding_mode="zeros", align_corners=False)  # [N*R,4,S,S]
             copied = (warped.view(n, r, 4, side, side) * weights[:, :, None]).sum(1)  # [N,4,S,S]
