@@ -40,7 +40,8 @@ class LatentPoseModel(nn.Module):
         self.identity_encoder = build_encoder(cfg.identity_arch, cfg.identity_dim, cfg.identity_width)
         self.pose_encoder = build_encoder(cfg.pose_arch, cfg.pose_dim, cfg.pose_width)
         self.generator = Generator(cfg)
-        self.warp = WarpHead(cfg.pose_dim, cfg.warp_flow, cfg.resolution, cfg.calibrated_pose) if cfg.head == "warp" else None
+        self.warp = (WarpHead(cfg.pose_dim, cfg.warp_flow, cfg.resolution, cfg.calibrated_pose)
+                     if cfg.head == "warp" else None)
 
     def identity(self, frames: torch.Tensor) -> torch.Tensor:
         """[B, K, 3, H, W] -> [B, I]: the mean of the K per-frame embeddings."""

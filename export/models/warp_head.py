@@ -136,8 +136,8 @@ def enlarged(grid: torch.Tensor, side: int) -> torch.Tensor:
     points at 256 px), the head motion's parallax and roll made a procedural demo character's frame
     39.4 ms against 36.2 in onnxruntime on a 2-core CPU. The two differ where the parallax folds,
     along the face's outline (a turn of 30 degrees: 1 % of the pixels more than a pixel off, 98 %
-    under a quarter of one): that character's masked L1 to its true renders at 256 px, driven by 45 proxies, was
-    0.0259 either way, and the outlines look alike."""
+    under a quarter of one): that character's masked L1 to its true renders at 256 px, driven by
+    45 proxies, was 0.0259 either way, and the outlines look alike."""
     h = int(grid.shape[1])
     if h == side:
         return grid
@@ -363,14 +363,14 @@ class WarpHead(nn.Module):
                 shown = self.stroke_weights(strokes.maps, taken, grid[:, 0])
             else:
                 copied = sample_drawings(texture, grid, taken[:, REST:]).squeeze(2).transpose(0, 1)  # [N,4,S,S]
-                copied, shown = self.features_in_windows(copied, texture, regions, moved.expand(-1, REST + 1, -1, -1, -1),
-                                                         taken)
+                moved = moved.expand(-1, REST + 1, -1, -1, -1)  # a sheet's one grid serves every region
+                copied, shown = self.features_in_windows(copied, texture, regions, moved, taken)
         else:
             references = references.expand(n, -1, -1, -1, -1)  # given once for every driver, or per driver
             # sum over regions of region x choice; a MatMul (onnxruntime's Einsum took 1.2 ms here)
             weights = (choice.transpose(1, 2) @ up(regions).flatten(2)).view(n, r, side, side)  # [N,R,S,S]
-            grid = enlarged(head_motion_grid(points, driver_params, reference_params, head_size, soft_edge).flatten(0, 1),
-                            side)
+            moved = head_motion_grid(points, driver_params, reference_params, head_size, soft_edge)  # [N,R,h,h,2]
+            grid = enlarged(moved.flatten(0, 1), side)
             warped = F.grid_sample(self.texture(references.flatten(0, 1)), grid, mode="bilinear",
                                    padding_mode="zeros", align_corners=False)  # [N*R,4,S,S]
             copied = (warped.view(n, r, 4, side, side) * weights[:, :, None]).sum(1)  # [N,4,S,S]
