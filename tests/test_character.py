@@ -234,3 +234,17 @@ def test_an_export_that_differs_from_pytorch_is_refused_and_nothing_written(tiny
         make_character(tiny_base, [ADVENTURER / "mina_0.png"], out,
                        CharacterOptions(name="c", iterations=0, precropped=True))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag, soft_edge", [((), None), (("--head-edge", "soft"), True),
+                                             (("--head-edge", "sphere"), False)])
+def test_the_head_edge_option_reaches_the_character(monkeypatch, tmp_path, flag, soft_edge):
+    """``--head-edge`` chooses how a warp character's head turns at its outline; without it the
+    character decides by how its images are framed (tests/test_assets.py)."""
+    from export import character as making
+    from export.cli import main
+
+    seen = []
+    monkeypatch.setattr(making, "make_character", lambda base, images, out, opts, **kwargs: seen.append(opts) or out)
+    assert main(["character", str(ADVENTURER / "mina_0.png"), "-o", str(tmp_path / "c.puppet"), *flag]) == 0
+    assert seen[0].soft_edge is soft_edge
