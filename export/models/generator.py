@@ -24,7 +24,7 @@ def adain(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Ten
 
 
 class ResBlock(nn.Module):
-    """AdaIN, ReLU, [nearest x2], conv3x3, AdaIN, ReLU, conv3x3; skip = [x2] conv1x1 if needed.
+    """AdaIN, ReLU, [nearest x2], conv3x3, AdaIN, ReLU, conv3x3; skip = conv1x1 if needed, [x2].
 
     The attribute names mirror the released model's ``block.{i}`` indices only in the converter;
     here they are named for what they are.
@@ -46,10 +46,12 @@ class ResBlock(nn.Module):
         h = F.relu(adain(x, g0, b0))
         if self.upsample:
             h = F.interpolate(h, scale_factor=2.0, mode="nearest")
-            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        h = self.conv1(h)
-        h = self.conv2(F.relu(adain(h, g1, b1)))
-        return h + (self.skip(x) if self.skip is not None else x)
+        h = self.conv2(F.relu(adain(self.conv1(h), g1, b1)))
+        skip = self.skip(x) if self.skip is not None else x
+        if self.upsample:  # after the 1x1 convolution, which commutes with nearest upsampling: a
+            # quarter of its work (a procedural demo character's frame: 27.8 -> 27.5 ms, the same picture)
+            skip = F.interpolate(skip, scale_factor=2.0, mode="nearest")
+        return h + skip
 
 
 class Generator(nn.Module):
