@@ -352,19 +352,18 @@ class WarpHead(nn.Module):
                 chosen = torch.gather(reference_params, 1, taken[..., None].expand(-1, -1, reference_params.shape[-1]))
                 moved = head_motion_grid(points, driver_params, chosen, head_size, soft_edge)  # [N,4,h,h,2]
             grid = enlarged(moved[:, -1], side)[:, None]  # [N,1,S,S,2]: the rest of the face's
-            if strokes is not None and strokes.whole:
-                # every region keeps the rest's drawing: that one alone is sampled (Mina's sheet)
-                copied = sample_drawings(texture, grid, taken[:, REST:]).squeeze(2).transpose(0, 1)  # [N,4,S,S]
-                shown = (1 - self.leans)[None, :, None, None].expand(n, -1, side, side)  # the rest's, whole
-            elif strokes is not None:  # composed on the sheet, then sampled once
+            if strokes is not None and not strokes.whole:  # composed on the sheet, then sampled once
                 copied = F.grid_sample(compose_on_sheet(texture, taken, strokes), grid[:, 0], mode="bilinear",
                                        padding_mode="zeros", align_corners=False)  # [N,4,S,S]
                 # where each region's drawing shows, to inspect (an exported graph leaves it out)
                 shown = self.stroke_weights(strokes.maps, taken, grid[:, 0])
             else:
                 copied = sample_drawings(texture, grid, taken[:, REST:]).squeeze(2).transpose(0, 1)  # [N,4,S,S]
-                moved = moved.expand(-1, REST + 1, -1, -1, -1)  # a sheet's one grid serves every region
-                copied, shown = self.features_in_windows(copied, texture, regions, moved, taken)
+                if strokes is not None:  # every region keeps the rest's drawing (Mina's sheet): that one alone
+                    shown = (1 - self.leans)[None, :, None, None].expand(n, -1, side, side)
+                else:  # the eyes and the mouth laid over it; a sheet's one grid serves every region
+                    moved = moved.expand(-1, REST + 1, -1, -1, -1)
+                    copied, shown = self.features_in_windows(copied, texture, regions, moved, taken)
         else:
             references = references.expand(n, -1, -1, -1, -1)  # given once for every driver, or per driver
             # sum over regions of region x choice; a MatMul (onnxruntime's Einsum took 1.2 ms here)
