@@ -33,11 +33,12 @@ MIN_SHARPNESS = 0.78
 FOLLOWS = {"eyes_change": 0.8, "mouth_change": 0.8, "yaw_shift_px": 0.6, "pitch_shift_px": 0.7,
            "roll_deg": 0.85}  # measured 1.25, 0.93, 0.88, 0.93, 0.98 (the synthesis base: mouth 0.10)
 # Masked L1 to each of its own sources at the output resolution (measured: mina up to 0.0145 without
-# the local flow, as the procedural characters are made: up to 0.014 and 0.020, all without the
+# the local flow, as the procedural characters are made: up to 0.0092 and 0.0195 with the figure's
+# placement steadied, 0.014 and 0.020 before, all without the
 # residual (with it mina 0.0149); with the base before the one-drawing leg mina 0.013, 0.024 with
 # the local flow, the procedural ones 0.015 and 0.022; with the base before its references were calibrated mina 0.027, 0.030 with her drawings placed at their
 # parameters instead of where the read-out puts them, 0.050 while brows and gaze chose references)
-MAX_SOURCE_L1 = {"mina": 0.016, "procedural-1000004": 0.017, "procedural-1000013": 0.024}
+MAX_SOURCE_L1 = {"mina": 0.016, "procedural-1000004": 0.012, "procedural-1000013": 0.022}
 
 # Each demo character, the images (and hand-read or true expressions) it was made from, and
 # whether they are crops already.
@@ -290,6 +291,18 @@ def test_each_demo_character_draws_each_of_its_sources(engines):
         np.testing.assert_array_equal(drawn_from, np.arange(len(params))[:, None].repeat(drawn_from.shape[1], 1))
 
 
+def test_a_procedural_characters_shoulders_reach_the_bottom_edge_when_the_head_moves_up(engines):
+    """Its renders cut the shoulders at the picture's bottom edge. Moved up and made smaller by the
+    driver, the figure goes on past that edge (each drawing's edge continues beyond it) instead of
+    leaving a strip of background under the shoulders."""
+    engine = engines["procedural-1000004"]
+    sources, _ = _sources("procedural-1000004", engine.output_resolution)
+    cut = sources.masks[0, 0, -1] > 0.5  # the rest drawing's bottom row: where the figure meets the edge
+    assert cut.mean() > 0.5
+    out = engine.run(_proxy_drivers(engine.manifest, [P.make(offset_y=-0.1, scale=0.9)]))
+    assert out.mask[0, 0, -8:][:, cut].min() > 0.95  # the last 8 rows, under the figure's cut
+
+
 def test_a_character_holds_its_drawings_until_the_driver_is_clearly_nearer_another(engines):
     """Mina's eyes opened from 0.5 to 1.3 and shut again: left to itself each region takes the
     nearest drawing, the same on the way up and down; fed its previous choice (as the pipeline
@@ -342,9 +355,11 @@ def test_the_demo_characters_follow_the_driver():
     from export.train.evaluate import character_follow
 
     # Thresholds under what was measured (eyes 0.041-0.233, mouth 0.029-0.300, yaw 9.3-13.3 px of
-    # a 128 px picture against the truth's 9.0-10.0, roll 49-50 degrees) and over what the
-    # characters of the synthesis base gave in eyes, mouth and roll (eyes 0.031-0.221, mouth
-    # 0.002-0.031, yaw 7.9-11.1 px, roll 39-43 degrees).
+    # a 128 px picture against the truth's 9.0-10.0, roll 41-47 degrees against the truth's 50) and
+    # over what the characters of the synthesis base gave in eyes and mouth (eyes 0.031-0.221,
+    # mouth 0.002-0.031, yaw 7.9-11.1 px, roll 39-43 degrees). Mina reads 41 degrees, though her
+    # head turns whole by the 47 the graph reads (test_a_head_drawn_alone_tilts_whole_...): the
+    # measure looks for dark marks within the proxy's face, which her larger head's leave.
     for path in demo_characters():
         if path.stem not in SOURCES:
             continue
@@ -352,7 +367,7 @@ def test_the_demo_characters_follow_the_driver():
         assert r["eyes_change"] > 0.03, r
         assert r["mouth_change"] > 0.02, r
         assert r["yaw_shift_px"] > 8, r
-        assert r["roll_deg"] > 45, r
+        assert r["roll_deg"] > 38, r
 
 
 def test_source_images_expressions_are_read():
@@ -440,3 +455,34 @@ def test_a_drawings_head_turns_without_folding_its_features():
         folded = {soft: _folded(head_motion_grid(identity_grid(side)[None], turned[None], rest[None, None],
                                                  graph.head_size, soft)[0, 0], figure) for soft in (False, True)}
         assert folded[True] == 0 and folded[False] > 0.02, (yaw, folded)  # measured 0 against 0.036-0.039
+
+
+def test_a_head_drawn_alone_tilts_whole_and_a_figure_with_shoulders_keeps_them_still(engines):
+    """The roll fades out over the neck, so that the shoulders stay. Mina is a head alone: tilted
+    25 degrees with the fade, her chin flattened and her mouth sheared. Her figure ends above the
+    picture's bottom edge, so her graph turns it whole: tilted, her picture is her upright one turned
+    by the driver's roll. A procedural character's figure reaches that edge: its shoulders stay."""
+    import cv2
+
+    from export.base_model import load_base
+    from export.models.param_units import from_unit
+    from puppet.heads import CENTRE
+
+    readout = load_base(DEFAULT_BASE, with_discriminator=False).model.warp.readout
+    for name, whole in (("mina", True), ("procedural-1000004", False)):
+        engine = engines[name]
+        side = engine.output_resolution
+        out = engine.run(_proxy_drivers(engine.manifest, [P.neutral(), P.make(roll=25.0)]))
+        with torch.no_grad():
+            rolls = from_unit(readout(torch.from_numpy(out.pose)))[:, P.INDEX["roll"]]
+        roll = float(rolls[1] - rolls[0])  # the turn between the two pictures, as the graph reads it
+        assert 18 < roll < 32, (name, roll)
+        turn = cv2.getRotationMatrix2D((CENTRE[0] * side - 0.5, CENTRE[1] * side - 0.5), -roll, 1.0)
+        turned = cv2.warpAffine(out.mask[0, 0], turn, (side, side), flags=cv2.INTER_LINEAR)
+        # where the figures differ, beyond a pixel's ring along the outline
+        differ = cv2.erode((np.abs(turned - out.mask[1, 0]) > 0.5).astype(np.uint8), np.ones((3, 3), np.uint8))
+        if whole:  # measured 0 (with the fade: 0.26 %, the chin and the ear)
+            assert differ.mean() == 0, name
+        else:  # measured 17 %, the shoulders
+            assert differ.mean() > 0.05, name
+            np.testing.assert_allclose(out.mask[1, 0, -side // 8:], out.mask[0, 0, -side // 8:], atol=0.02)

@@ -46,6 +46,17 @@ ROLL_FULL, ROLL_NONE = 0.7, 1.1
 # answers and the odd ones are the folded one (three steps: 0.026-0.027). The shipped base was
 # trained on with it: its local flow had learnt to undo the folds of one step.
 PARALLAX_STEPS = 4
+# At inference (``steady``) a driver's offset and scale count only by how far they pass these
+# margins from a reference's (a fraction of the side, a fraction of the size). The read-out's own
+# noise on proxies placed alike is 0.004 of the side and 0.007 of the size (standard deviations,
+# 96 drivers at random expressions and poses): it moved the whole figure, shoulders and all, by up
+# to a pixel or two, and the local flow learnt to chase it. On 16 held-out identities the rows
+# below the chin, still in every true render, drew at 0.0042 masked L1 against the static
+# source's 0.0014; steadied, with the flow kept to the head (``warp_head.FLOW_FULL``), 0.0011 (the
+# whole picture 0.0230 -> 0.0199, with ``warp_head.SUPERSAMPLE`` 3). A user moving the head by more
+# than 2 px in a 256 px picture moves the character as before, those 2 px less.
+STEADY_OFFSET = 0.008
+STEADY_SCALE = 0.013
 
 
 def identity_grid(side: int, device=None) -> torch.Tensor:
@@ -90,21 +101,33 @@ def _place(x, y, dx, dy, scale, inverse: bool):
     return CX + scale * (x - CX) + dx, CY + scale * (y - CY) + dy
 
 
-def _roll(x, y, roll):
+def on_head(y: torch.Tensor, full: float, none: float) -> torch.Tensor:
+    """At grid rows ``y``: 1 down to ``full`` face half-heights below the head's centre, 0 from
+    ``none`` on, a smoothstep between: how much of a motion of the head reaches the neck."""
+    fade = torch.clamp((none - (y - CY) / HALF_H) / (none - full), 0.0, 1.0)
+    return fade * fade * (3 - 2 * fade)
+
+
+def _roll(x, y, roll, neck: bool):
     """The head (not the neck and shoulders) turned clockwise on screen by ``roll`` radians. The
     fade is the one fitted on heads of every size: scaled with each head's size, it moved 8 held-out
     identities' rolled renders further from the truth (masked L1 0.0115 -> 0.0118 classic,
-    0.0097 -> 0.0101 styled)."""
-    v = (y - CY) / HALF_H
-    fade = torch.clamp((ROLL_NONE - v) / (ROLL_NONE - ROLL_FULL), 0.0, 1.0)
-    angle = roll * fade * fade * (3 - 2 * fade)  # smoothstep
+    0.0097 -> 0.0101 styled). Without a ``neck`` the whole figure turns."""
+    angle = roll * on_head(y, ROLL_FULL, ROLL_NONE) if neck else roll
     c, s = torch.cos(angle), torch.sin(angle)
     x, y = x - CX, y - CY
     return CX + c * x - s * y, CY + s * x + c * y
 
 
+def _steadied(driver: torch.Tensor, reference: torch.Tensor, margin: float) -> torch.Tensor:
+    """The driver's value, moved toward the reference's by ``margin`` and not past it."""
+    d = driver - reference
+    return reference + torch.sign(d) * torch.clamp(d.abs() - margin, min=0.0)
+
+
 def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torch.Tensor,
-                     head_size: float | torch.Tensor = 1.0, soft_edge: bool = False) -> torch.Tensor:
+                     head_size: float | torch.Tensor = 1.0, soft_edge: bool = False,
+                     steady: bool = False, neck: bool = True) -> torch.Tensor:
     """Backward map of head motion.
 
     points [N,H,W,2]: grid coordinates in the output (at the driver's pose); driver [N,NUM_PARAMS]
@@ -121,6 +144,10 @@ def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torc
     -20, +20 and +30 degrees: 6.2, 3.9, 3.6 and 5.9 % with a sphere's edge, 2.3, 0, 0 and 2.3 % with
     the soft one. On 16 held-out procedural identities, whose heads are the proxy's shape, the soft
     edge lost what the sphere's gets right (masked L1 0.0230 -> 0.0241, yaw follow 0.89 -> 0.70).
+    ``steady``: the driver's offset and scale within ``STEADY_OFFSET`` and ``STEADY_SCALE`` of a
+    reference's leave the figure where the reference has it. ``neck``: the figure has a neck and
+    body, which the roll leaves still; without, the whole figure rolls (a head alone, as Mina is:
+    with the fade, her chin flattened and her mouth sheared on a tilt of 25 degrees).
     """
     def pose(p):  # [..., NUM_PARAMS] -> six [..., 1, 1] tensors in radians and grid units
         yaw, pitch, roll, ox, oy, scale = (p[..., i, None, None] for i in POSE_INDEX)
@@ -128,12 +155,15 @@ def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torc
 
     yaw_d, pitch_d, roll_d, ox_d, oy_d, s_d = pose(driver[:, None])  # [N,1,1,1] each
     yaw_r, pitch_r, roll_r, ox_r, oy_r, s_r = pose(reference)  # [N,R,1,1] each
+    if steady:  # in grid units, where the side is 2
+        ox_d, oy_d = _steadied(ox_d, ox_r, 2 * STEADY_OFFSET), _steadied(oy_d, oy_r, 2 * STEADY_OFFSET)
+        s_d = _steadied(s_d, s_r, STEADY_SCALE)
     x, y = points[:, None, ..., 0], points[:, None, ..., 1]  # [N,1,H,W]
     # Each motion goes from the driver's pose to the reference's in one step, so that equal
     # poses map every point to itself (the parallax is then taken in the reference's roll, a
     # small error where the head both turns and tilts).
     x, y = _place(x, y, ox_d, oy_d, s_d, inverse=True)
-    x, y = _roll(x, y, roll_r - roll_d)
+    x, y = _roll(x, y, roll_r - roll_d, neck)
     x, y = _parallax(x, y, torch.sin(yaw_r) - torch.sin(yaw_d), torch.sin(pitch_r) - torch.sin(pitch_d), head_size,
                      soft_edge)
     x, y = _place(x, y, ox_r, oy_r, s_r, inverse=False)

@@ -156,6 +156,9 @@ class FrozenWarpCharacter(FrozenCharacter):
             raise ValueError(f"{len(references)} references but {len(reference_drivers)} drivers showing them")
         self.warp = model.warp
         self.register_buffer("references", references.clone())
+        # a figure that reaches the picture's bottom edge has a neck and body, which the roll leaves
+        # still; one that does not (a head alone, as Mina is) rolls whole
+        self.neck = bool((references[:, 3, -1] > 127).any())
         self.register_buffer("reference_params", reference_params.float().clone())
         self.register_buffer("reference_unit", model.read_references(reference_drivers))
         pose = self.reference_params[:, POSE_INDEX]
@@ -192,7 +195,7 @@ class FrozenWarpCharacter(FrozenCharacter):
         out = self.warp(raw, pose, references, self.reference_params[None].expand(n, -1, -1),
                         shared_pose=self.shared_pose, previous_choice=previous_choice,
                         reference_unit=self.reference_unit[None], shares=self.shares, strokes=self.strokes(),
-                        head_size=self.head_size, soft_edge=self.soft_edge)
+                        head_size=self.head_size, soft_edge=self.soft_edge, neck=self.neck)
         return out.rgb, out.mask, pose, out.choice
 
 

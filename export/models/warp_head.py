@@ -33,7 +33,7 @@ from torch import nn
 
 from puppet import params as P
 
-from .head_motion import POSE_INDEX, head_motion_grid, identity_grid
+from .head_motion import POSE_INDEX, head_motion_grid, identity_grid, on_head
 from .param_units import from_unit, to_unit
 from .strokes import Strokes, compose_on_sheet, shared, taken_maps
 from .windows import at_points, corners, lay_over, placed, window_pixels, window_side
@@ -99,14 +99,24 @@ CLASH = 100.0
 # 19 % -> 4 %, face pixels where regions that chose differently meet 2.8 % -> 0.9 %; on 16 held-out
 # identities masked L1 and follow as without (their sheets' drawings differ in one feature each).
 COHERENCE = 0.3
-# At inference the references are sampled from a copy twice their side, upsampled bicubically
-# (onnxruntime folds it into a constant when it loads the graph): bilinear sampling at part-pixel
-# offsets blurs every line by up to half a pixel, and on the finer copy by half as much. On 16
-# held-out identities sharpness went from 0.74 to 0.85 of the truth's (direct bicubic sampling:
-# 0.92, but 73 ms a frame in onnxruntime on the CPU; this: 31 -> 35 ms for Mina). Textures stop at
-# SUPERSAMPLED_UP_TO px a side: a 512 px character's copy would take 134 MB.
-SUPERSAMPLE = 2
-SUPERSAMPLED_UP_TO = 512
+# At inference the references are sampled from a copy three times their side, upsampled
+# bicubically (onnxruntime folds it into a constant when it loads the graph): bilinear sampling at
+# part-pixel offsets blurs every line by up to half a pixel, and on the finer copy by a third as
+# much. The factor is odd so that each pixel's centre is a texel's centre, which bicubic
+# upsampling keeps as it was: a point that does not move copies its pixel exactly. At twice the
+# side each such point fell between four texels and came out blurred (the shoulders, the neck and
+# the whole still figure). On 16 held-out identities sharpness went from 0.74 to 0.85 of the
+# truth's at twice the side (direct bicubic sampling: 0.92, but 73 ms a frame in onnxruntime on the
+# CPU), and to 0.90 at three times (0.91 with the figure steadied, head_motion.STEADY_OFFSET).
+# Textures stop at SUPERSAMPLED_UP_TO px a side: a 512 px character's copy would take 300 MB; a
+# 256 px character's takes about 45 MB more memory once loaded than at twice the side.
+SUPERSAMPLE = 3
+SUPERSAMPLED_UP_TO = 768
+# At inference the local flow moves the head and fades out over the neck (face half-heights below
+# the head's centre, as the roll's fade): the body stays as drawn. Below the chin the shipped base's
+# flow only chased the read-out's noise in the figure's placement (see head_motion.STEADY_OFFSET),
+# which the steadied placement no longer has; kept there, it blurred the shoulders' outline.
+FLOW_FULL, FLOW_NONE = 1.3, 1.7
 # The parameters each region (left eye, right eye, mouth, the rest) chooses its reference by, and
 # their weights in the distance.
 REGION_PARAMS: tuple[dict[str, float], ...] = (
@@ -146,19 +156,30 @@ def enlarged(grid: torch.Tensor, side: int) -> torch.Tensor:
     return identity_grid(side, grid.device) + motion.permute(0, 2, 3, 1)
 
 
+def within(grid: torch.Tensor, side: int) -> torch.Tensor:
+    """Grid points held to the centres of a ``side`` px picture's pixels, so that a point beyond
+    its edge reads the edge's pixels: a figure that the picture's edge cuts (a procedural
+    character's shoulders) goes on past it when the driver's offset or scale moves the figure in,
+    instead of leaving a strip of background under it; a drawing whose edges are background
+    (Mina's) draws the same either way. Sampled then with zeros beyond the edge, which no point
+    reaches: onnxruntime's GridSample with "border" padding took Mina's frame from 6.3 to 10.1 ms
+    on a 2-core CPU."""
+    return grid.clamp(-1 + 1 / side, 1 - 1 / side)
+
+
 def sample_drawings(texture: torch.Tensor, grid: torch.Tensor, taken: torch.Tensor) -> torch.Tensor:
     """texture [R,C,T,T] the drawings; grid [N,G,H,W,2] where G grids per driver find their points,
-    each in the drawing ``taken`` [N,G] -> [C,N,G,H,W], bilinear, zero outside each drawing.
-    The drawings are stacked into one picture, a row of zeros below each, and one grid_sample reads
-    it: picking each region's drawing out of the texture first copied 16 MB a frame (four 512 px
-    textures; a procedural demo character's frame 36.2 -> 35.1 ms on a 2-core CPU). In grid units
-    of the stack a point is a few ten-thousandths of a texel off."""
+    each in the drawing ``taken`` [N,G] -> [C,N,G,H,W], bilinear; beyond a drawing's edge, the
+    edge's pixels (:func:`within`).
+    The drawings are stacked into one picture and one grid_sample reads it: picking each region's
+    drawing out of the texture first copied 16 MB a frame (four 512 px textures; a procedural demo
+    character's frame 36.2 -> 35.1 ms on a 2-core CPU). In grid units of the stack a point is a few
+    ten-thousandths of a texel off."""
     r, c, t, _ = texture.shape
-    stack = torch.cat([texture, texture.new_zeros(r, c, 1, t)], 2).transpose(0, 1).reshape(1, c, r * (t + 1), t)
-    x, y = grid.unbind(-1)
-    # beyond a drawing's zero border a point would reach the next drawing: it stops on the border
-    y = y.clamp(-1 - 1 / t, 1 + 1 / t)
-    y = ((y + 1) * t + 2 * (t + 1) * taken[:, :, None, None]) / (r * (t + 1)) - 1  # in the stack
+    stack = texture.transpose(0, 1).reshape(1, c, r * t, t)
+    # held to the drawing's own pixel centres, a point never reaches the drawing stacked next to it
+    x, y = within(grid, t).unbind(-1)
+    y = (y + 1 + 2 * taken[:, :, None, None]) / r - 1  # in the stack
     n, g, height, width = grid.shape[:4]
     out = F.grid_sample(stack, torch.stack([x, y], -1).reshape(1, -1, width, 2), mode="bilinear",
                         padding_mode="zeros", align_corners=False)  # [1,C,N*G*H,W]
@@ -214,6 +235,8 @@ class WarpHead(nn.Module):
         self.register_buffer("region_weights", _region_weights(), persistent=False)
         # the regions that lean to the rest's drawing (COHERENCE): all but the rest itself
         self.register_buffer("leans", (torch.arange(len(REGION_PARAMS)) != REST).float(), persistent=False)
+        grid = identity_grid(resolution)
+        self.register_buffer("flow_reach", on_head(grid[..., 1:], FLOW_FULL, FLOW_NONE), persistent=False)
 
     def sharpening(self, at_inference: float) -> float:
         """How many times sharper than trained a softmax runs: see REGION_SHARPENING."""
@@ -294,7 +317,7 @@ class WarpHead(nn.Module):
                 previous_choice: torch.Tensor | None = None,
                 reference_unit: torch.Tensor | None = None, shares: Shares = Shares(),
                 strokes: Strokes | None = None, head_size: float | torch.Tensor = 1.0,
-                soft_edge: bool = False) -> WarpOutput:
+                soft_edge: bool = False, neck: bool = True) -> WarpOutput:
         """raw [N,11,h,w] (the trunk's output), pose [N,Q] (pose code), references [N or 1,R,4,S,S]
         (RGB and mask in [0,1]; 1: the same for every driver), reference_params [N,R,NUM_PARAMS]
         (their expression parameters).
@@ -310,7 +333,8 @@ class WarpHead(nn.Module):
         ``shared_pose``, the sheet composed by strokes instead of the learnt regions
         (:mod:`~.strokes`). ``head_size``: the head's size relative to the proxy's, for the head
         motion's parallax (a float, or [N,1,1,1] per sample in meta-training); ``soft_edge``: the
-        head's depth falls to its outline linearly (see :func:`~.head_motion.head_motion_grid`)."""
+        head's depth falls to its outline linearly; ``neck``: the roll leaves a neck and body still
+        (see :func:`~.head_motion.head_motion_grid`)."""
         # the batch size read off the pose code, not the trunk's output: a frozen graph that uses
         # none of the trunk's answers (no local flow, no residual, composed by strokes) then
         # leaves the trunk out
@@ -333,10 +357,17 @@ class WarpHead(nn.Module):
         # where each output point is found, at the model's resolution (enlarged to the side later)
         points, shown = identity_grid(self.resolution, raw.device)[None], None  # [1,h,h,2]
         if shares.local_flow:
-            flow = (shares.local_flow * self.max_flow) * torch.tanh(raw[:, FLOW])  # [N,2,h,h]
-            points = points + flow.permute(0, 2, 3, 1)  # [N,h,h,2]
+            flow = (shares.local_flow * self.max_flow) * torch.tanh(raw[:, FLOW]).permute(0, 2, 3, 1)  # [N,h,h,2]
+            points = points + (flow if self.training else flow * self.flow_reach)
         if shared_pose and self.training:
             raise ValueError("shared_pose samples only the chosen drawings: it is for inference")
+
+        def moved_from(pose: torch.Tensor) -> torch.Tensor:
+            """[N,G,NUM_PARAMS] poses of the drawings -> [N,G,h,h,2] where each point is found in
+            each; at inference the figure's placement steadied (head_motion.STEADY_OFFSET)."""
+            return head_motion_grid(points, driver_params, pose, head_size, soft_edge, steady=not self.training,
+                                    neck=neck)
+
         if not self.training and references.shape[0] == 1:  # a frozen character
             # Each region takes only its chosen drawing: at inference the choice is one-hot to float
             # precision (CHOICE_SHARPENING), so sampling all R drawings and weighing them by it
@@ -347,13 +378,14 @@ class WarpHead(nn.Module):
             taken = choice.argmax(-1)  # [N,4]
             texture = self.texture(references[0])  # [R,4,S',S']
             if shared_pose:  # one grid for every drawing of the sheet: [N,1,h,h,2]
-                moved = head_motion_grid(points, driver_params, reference_params[:, :1], head_size, soft_edge)
+                moved = moved_from(reference_params[:, :1])
             else:  # each region's drawing moved from its own pose
                 chosen = torch.gather(reference_params, 1, taken[..., None].expand(-1, -1, reference_params.shape[-1]))
-                moved = head_motion_grid(points, driver_params, chosen, head_size, soft_edge)  # [N,4,h,h,2]
+                moved = moved_from(chosen)  # [N,4,h,h,2]
             grid = enlarged(moved[:, -1], side)[:, None]  # [N,1,S,S,2]: the rest of the face's
             if strokes is not None and not strokes.whole:  # composed on the sheet, then sampled once
-                copied = F.grid_sample(compose_on_sheet(texture, taken, strokes), grid[:, 0], mode="bilinear",
+                sheet = compose_on_sheet(texture, taken, strokes)
+                copied = F.grid_sample(sheet, within(grid[:, 0], sheet.shape[-1]), mode="bilinear",
                                        padding_mode="zeros", align_corners=False)  # [N,4,S,S]
                 # where each region's drawing shows, to inspect (an exported graph leaves it out)
                 shown = self.stroke_weights(strokes.maps, taken, grid[:, 0])
@@ -368,10 +400,13 @@ class WarpHead(nn.Module):
             references = references.expand(n, -1, -1, -1, -1)  # given once for every driver, or per driver
             # sum over regions of region x choice; a MatMul (onnxruntime's Einsum took 1.2 ms here)
             weights = (choice.transpose(1, 2) @ up(regions).flatten(2)).view(n, r, side, side)  # [N,R,S,S]
-            moved = head_motion_grid(points, driver_params, reference_params, head_size, soft_edge)  # [N,R,h,h,2]
+            moved = moved_from(reference_params)  # [N,R,h,h,2]
             grid = enlarged(moved.flatten(0, 1), side)
-            warped = F.grid_sample(self.texture(references.flatten(0, 1)), grid, mode="bilinear",
-                                   padding_mode="zeros", align_corners=False)  # [N*R,4,S,S]
+            texture = self.texture(references.flatten(0, 1))
+            # beyond a drawing's edge, at inference its edge's pixels; in training nothing, as the
+            # base was trained
+            warped = F.grid_sample(texture, grid if self.training else within(grid, texture.shape[-1]),
+                                   mode="bilinear", padding_mode="zeros", align_corners=False)  # [N*R,4,S,S]
             copied = (warped.view(n, r, 4, side, side) * weights[:, :, None]).sum(1)  # [N,4,S,S]
         if not shares.residual:
             return WarpOutput(copied[:, :3], copied[:, 3:], alpha, regions, choice, unit, shown)
