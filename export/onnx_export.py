@@ -82,16 +82,20 @@ def store_references_as_bytes(graph_bytes: bytes, references: np.ndarray) -> byt
     costs nothing more (a DequantizeLinear would not be folded: 0.9 ms a frame on the CPU).
     ``references`` uint8 [R,4,S,S]."""
     proto = onnx.load_from_string(graph_bytes)
-    as_float = references.astype(np.float32) / 255
+    r, c, t, _ = references.shape
+    # as the graph holds them: as they are (enlarged when it loads) or, at a side it does not
+    # enlarge, already stacked into one picture (export.models.warp_head.stacked)
+    layouts = (references, references.transpose(1, 0, 2, 3).reshape(1, c, r * t, t))
     found = 0
     for init in proto.graph.initializer:
         if init.data_type != TensorProto.FLOAT or int(np.prod(init.dims)) != references.size:
             continue
         values = numpy_helper.to_array(init)
-        if not np.allclose(values.reshape(references.shape), as_float, atol=1e-6):
+        match = [u8 for u8 in layouts if np.allclose(values.reshape(u8.shape), u8.astype(np.float32) / 255, atol=1e-6)]
+        if not match:
             continue
         name, shape = init.name, values.shape
-        init.CopyFrom(numpy_helper.from_array(references.reshape(shape), f"{name}.u8"))
+        init.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(match[0]).reshape(shape), f"{name}.u8"))
         proto.graph.initializer.append(numpy_helper.from_array(np.array(1 / 255, np.float32), f"{name}.scale"))
         proto.graph.node.insert(0, helper.make_node("Mul", [f"{name}.float", f"{name}.scale"], [name]))
         proto.graph.node.insert(0, helper.make_node("Cast", [f"{name}.u8"], [f"{name}.float"], to=TensorProto.FLOAT))

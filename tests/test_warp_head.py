@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from PIL import Image
 import pytest
@@ -339,6 +341,15 @@ def test_the_character_command_draws_at_512_when_asked_and_the_images_allow(tmp_
     assert main(["character", *images, "-o", str(out), "--base", str(base), "--params", params,
                  "--output-resolution", "512"]) == 0
     assert read_bundle(out).manifest.output_resolution == 512
+    # drawn at several poses: the graph holds its drawings stacked into one picture, at a byte per value
+    posed = json.loads((ADVENTURER / "mina.params.json").read_text())
+    for i, p in enumerate(posed):
+        p["yaw"] = p.get("yaw", 0.0) + (10.0 if i % 2 else -10.0)
+    (tmp_path / "posed.params.json").write_text(json.dumps(posed))
+    assert main(["character", *images, "-o", str(out), "--base", str(base), "--params",
+                 str(tmp_path / "posed.params.json"), "--output-resolution", "512"]) == 0
+    assert read_bundle(out).manifest.output_resolution == 512
+    assert out.stat().st_size < len(images) * 4 * 512 * 512 * 2  # float32 drawings would take 4 bytes a value
     small = []
     for i, path in enumerate(images):  # the same drawings at 300 px: never drawn above their own side
         small.append(tmp_path / f"small_{i}.png")
@@ -478,7 +489,7 @@ def test_drawings_stacked_into_one_picture_are_read_as_each_alone():
     """A frozen character reads each region's drawing from its drawings stacked into one picture:
     it reads what sampling that drawing alone reads, its edge's pixels beyond its border, never a
     pixel of the drawing stacked next to it."""
-    from export.models.warp_head import sample_drawings
+    from export.models.warp_head import sample_drawings, stacked
 
     g = torch.Generator().manual_seed(0)
     texture = torch.rand(3, 4, 16, 16, generator=g) + 1  # no zeros: a neighbour's pixel would show
@@ -487,7 +498,8 @@ def test_drawings_stacked_into_one_picture_are_read_as_each_alone():
     alone = F.grid_sample(texture[taken.flatten()], grid.flatten(0, 1), mode="bilinear", padding_mode="border",
                           align_corners=False).view(2, 4, 4, 8, 8)  # [N,G,C,H,W]
     assert (grid.abs() > 1).any() and (alone > 1).all()
-    torch.testing.assert_close(sample_drawings(texture, grid, taken), alone.permute(2, 0, 1, 3, 4), atol=1e-4, rtol=0)
+    read = sample_drawings(stacked(texture), grid, taken)
+    torch.testing.assert_close(read, alone.permute(2, 0, 1, 3, 4), atol=1e-4, rtol=0)
 
 
 def test_motion_computed_at_the_models_resolution_is_enlarged_to_the_output():

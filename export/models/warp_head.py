@@ -35,7 +35,7 @@ from puppet import params as P
 
 from .head_motion import POSE_INDEX, head_motion_grid, identity_grid, on_head
 from .param_units import from_unit, to_unit
-from .strokes import Strokes, compose_on_sheet, shared, taken_maps
+from .strokes import Strokes, shared, strokes_taken, taken_maps
 from .windows import at_points, corners, lay_over, placed, window_pixels, window_side
 
 # The trunk's output channels, in order.
@@ -167,16 +167,23 @@ def within(grid: torch.Tensor, side: int) -> torch.Tensor:
     return grid.clamp(-1 + 1 / side, 1 - 1 / side)
 
 
-def sample_drawings(texture: torch.Tensor, grid: torch.Tensor, taken: torch.Tensor) -> torch.Tensor:
-    """texture [R,C,T,T] the drawings; grid [N,G,H,W,2] where G grids per driver find their points,
-    each in the drawing ``taken`` [N,G] -> [C,N,G,H,W], bilinear; beyond a drawing's edge, the
-    edge's pixels (:func:`within`).
-    The drawings are stacked into one picture and one grid_sample reads it: picking each region's
-    drawing out of the texture first copied 16 MB a frame (four 512 px textures; a procedural demo
-    character's frame 36.2 -> 35.1 ms on a 2-core CPU). In grid units of the stack a point is a few
-    ten-thousandths of a texel off."""
+def stacked(texture: torch.Tensor) -> torch.Tensor:
+    """[R,C,T,T] drawings -> [1,C,R*T,T]: stacked into one picture, which one grid_sample reads
+    (:func:`sample_drawings`). Every reader of a frozen character's drawings reads this one
+    picture, so that the exported graph holds it once (``store_references_as_bytes``)."""
     r, c, t, _ = texture.shape
-    stack = texture.transpose(0, 1).reshape(1, c, r * t, t)
+    return texture.transpose(0, 1).reshape(1, c, r * t, t)
+
+
+def sample_drawings(stack: torch.Tensor, grid: torch.Tensor, taken: torch.Tensor) -> torch.Tensor:
+    """stack [1,C,R*T,T] the drawings (:func:`stacked`); grid [N,G,H,W,2] where G grids per driver
+    find their points, each in the drawing ``taken`` [N,G] -> [C,N,G,H,W], bilinear; beyond a
+    drawing's edge, the edge's pixels (:func:`within`). Picking each region's drawing out of the
+    texture first copied 16 MB a frame (four 512 px textures; a procedural demo character's frame
+    36.2 -> 35.1 ms on a 2-core CPU). In grid units of the stack a point is a few ten-thousandths
+    of a texel off."""
+    c, t = stack.shape[1], stack.shape[-1]
+    r = stack.shape[2] // t
     # held to the drawing's own pixel centres, a point never reaches the drawing stacked next to it
     x, y = within(grid, t).unbind(-1)
     y = (y + 1 + 2 * taken[:, :, None, None]) / r - 1  # in the stack
@@ -294,9 +301,9 @@ class WarpHead(nn.Module):
         over = shared(F.interpolate(over, size=grid.shape[1:3], mode="bilinear", align_corners=False))  # [N,3,S,S]
         return torch.cat([over, 1 - over.sum(1, keepdim=True)], 1)
 
-    def features_in_windows(self, picture: torch.Tensor, texture: torch.Tensor, regions: torch.Tensor,
+    def features_in_windows(self, picture: torch.Tensor, stack: torch.Tensor, regions: torch.Tensor,
                             moved: torch.Tensor, taken: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """picture [N,4,S,S] the rest of the face's drawing; texture [R,4,T,T] the drawings; regions
+        """picture [N,4,S,S] the rest of the face's drawing; stack [1,4,R*T,T] the drawings (stacked); regions
         [N,4,h,h] and moved [N,4,h,h,2] (where each region finds its points in its drawing, at the
         model's resolution); taken [N,4] -> the picture with the eyes and the mouth laid over it,
         each drawn from its own drawing in a window that follows it (:mod:`~.windows`), and
@@ -307,7 +314,7 @@ class WarpHead(nn.Module):
         motion = (moved[:, :REST] - identity_grid(self.resolution, moved.device)).permute(0, 1, 4, 2, 3)
         read = at_points(torch.cat([motion, regions[:, :REST, None]], 2), pixels)  # [N,3,3,W,W]
         grid, weights = pixels + read[:, :, :2].permute(0, 1, 3, 4, 2), read[:, :, 2]  # [N,3,W,W,2], [N,3,W,W]
-        patches = sample_drawings(texture, grid, taken[:, :REST]).transpose(0, 1)  # [N,4,3,W,W]
+        patches = sample_drawings(stack, grid, taken[:, :REST]).transpose(0, 1)  # [N,4,3,W,W]
         features = placed(weights, index, side)
         shown = torch.cat([features, 1 - features.sum(1, keepdim=True)], 1)
         return lay_over(picture, patches, weights, index), shown
@@ -376,26 +383,24 @@ class WarpHead(nn.Module):
             # texture stays a constant, which onnxruntime folds: made per driver, it upsampled the
             # references every frame (800 ms of an 840 ms frame for a procedural demo character).
             taken = choice.argmax(-1)  # [N,4]
-            texture = self.texture(references[0])  # [R,4,S',S']
+            stack = stacked(self.texture(references[0]))  # [1,4,R*S',S']
             if shared_pose:  # one grid for every drawing of the sheet: [N,1,h,h,2]
                 moved = moved_from(reference_params[:, :1])
             else:  # each region's drawing moved from its own pose
                 chosen = torch.gather(reference_params, 1, taken[..., None].expand(-1, -1, reference_params.shape[-1]))
                 moved = moved_from(chosen)  # [N,4,h,h,2]
             grid = enlarged(moved[:, -1], side)[:, None]  # [N,1,S,S,2]: the rest of the face's
-            if strokes is not None and not strokes.whole:  # composed on the sheet, then sampled once
-                sheet = compose_on_sheet(texture, taken, strokes)
-                copied = F.grid_sample(sheet, within(grid[:, 0], sheet.shape[-1]), mode="bilinear",
-                                       padding_mode="zeros", align_corners=False)  # [N,4,S,S]
+            copied = sample_drawings(stack, grid, taken[:, REST:]).squeeze(2).transpose(0, 1)  # [N,4,S,S]
+            if strokes is None:  # the eyes and the mouth laid over it; a sheet's one grid serves every region
+                moved = moved.expand(-1, REST + 1, -1, -1, -1)
+                copied, shown = self.features_in_windows(copied, stack, regions, moved, taken)
+            elif strokes.whole:  # every region keeps the rest's drawing (Mina's sheet): that one alone
+                shown = (1 - self.leans)[None, :, None, None].expand(n, -1, side, side)
+            else:  # the strokes each of the eyes and the mouth takes from its own drawing, over it
+                over = strokes_taken(stack, taken, strokes, within(grid[:, 0], stack.shape[-1]))
+                copied = copied if over is None else copied + over
                 # where each region's drawing shows, to inspect (an exported graph leaves it out)
                 shown = self.stroke_weights(strokes.maps, taken, grid[:, 0])
-            else:
-                copied = sample_drawings(texture, grid, taken[:, REST:]).squeeze(2).transpose(0, 1)  # [N,4,S,S]
-                if strokes is not None:  # every region keeps the rest's drawing (Mina's sheet): that one alone
-                    shown = (1 - self.leans)[None, :, None, None].expand(n, -1, side, side)
-                else:  # the eyes and the mouth laid over it; a sheet's one grid serves every region
-                    moved = moved.expand(-1, REST + 1, -1, -1, -1)
-                    copied, shown = self.features_in_windows(copied, texture, regions, moved, taken)
         else:
             references = references.expand(n, -1, -1, -1, -1)  # given once for every driver, or per driver
             # sum over regions of region x choice; a MatMul (onnxruntime's Einsum took 1.2 ms here)
