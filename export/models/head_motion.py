@@ -67,6 +67,18 @@ def identity_grid(side: int, device=None) -> torch.Tensor:
     return torch.from_numpy(np.stack([xs, ys], axis=-1)).to(device)
 
 
+def within(grid: torch.Tensor, side: int) -> torch.Tensor:
+    """Grid points held to the centres of a ``side`` px picture's edge pixels, so that a point
+    beyond its edge reads the edge's pixels (or, for a field at the model's resolution, what
+    enlarging it would: its edge cells reach to the border). A figure that the picture's edge cuts
+    (a procedural character's shoulders) then goes on past it when the driver's offset or scale
+    moves the figure in, instead of leaving a strip of background under it; a drawing whose edges
+    are background (Mina's) draws the same either way. Sampled then with zeros beyond the edge,
+    which no point reaches: onnxruntime's GridSample with "border" padding took Mina's frame from
+    6.3 to 10.1 ms on a 2-core CPU."""
+    return grid.clamp(-1 + 1 / side, 1 - 1 / side)
+
+
 def face_uv(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, head_size: float | torch.Tensor = 1.0):
     """Grid points (tensors or arrays) on the face ellipse of a head ``head_size`` times the
     proxy's: (u, v), 0 at the head centre, 1 on the outline."""

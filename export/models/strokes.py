@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from .head_motion import within
 
 # Colour or mask differences of more than this (in [0, 1]) are strokes that differ.
 DIFFERENCE = 0.12
@@ -125,9 +126,9 @@ def stroke_maps(references: torch.Tensor, regions: torch.Tensor) -> Strokes:
             clash[g, a, b] = clash[g, b, a] = float(np.isin(mine, others).any())
         # every point within the margin of a stroke goes to the owner of the nearest stroke
         to_stroke = np.stack([_distance_to(owner == g) for g in range(count + 1)])
-        nearest, within = to_stroke.argmin(0), to_stroke.min(0) <= margin
+        nearest, near = to_stroke.argmin(0), to_stroke.min(0) <= margin
         for g in range(count):
-            maps[g, a, b] = maps[g, b, a] = (nearest == g) & within
+            maps[g, a, b] = maps[g, b, a] = (nearest == g) & near
     small = F.max_pool2d(torch.from_numpy(maps).view(-1, 1, side, side), DOWNSAMPLE)
     small = small.view(*maps.shape[:3], *small.shape[-2:])
     return Strokes(small, torch.from_numpy(clash), _support(small))
@@ -163,7 +164,8 @@ def strokes_taken(stack: torch.Tensor, taken: torch.Tensor, strokes: Strokes, gr
                   ) -> torch.Tensor | None:
     """[N,4,S,S]: what the strokes each of the eyes and the mouth takes from its own drawing add to
     the rest of the face's drawing, sampled at ``grid`` [N,S,S,2] (where each output point is found
-    on the sheet); None where no stroke lies. ``stack`` [1,4,R*T,T] the drawings (RGB and mask)
+    on the sheet; beyond its edge, the edge's pixels: ``head_motion.within``); None where no stroke
+    lies. ``stack`` [1,4,R*T,T] the drawings (RGB and mask)
     stacked (``warp_head.stacked``), ``taken`` [N,G+1] each region's drawing (the rest's last).
 
     Composed on the sheet (in the box where strokes lie, at the texture's side) and then sampled
@@ -189,6 +191,6 @@ def strokes_taken(stack: torch.Tensor, taken: torch.Tensor, strokes: Strokes, gr
     box = stack[0, :, rows.flatten(), x0:x1].view(c, n, count + 1, y1 - y0, x1 - x0).permute(1, 2, 0, 3, 4)
     own, under = box[:, :count], box[:, count]  # [N,G,4,h,w], [N,4,h,w]
     change = (over[:, :, None] * (own - under[:, None])).sum(1)  # [N,4,h,w]
-    x, y = grid.unbind(-1)  # grid units of the sheet -> of the box
+    x, y = within(grid, side).unbind(-1)  # grid units of the sheet -> of the box
     in_box = torch.stack([((x + 1) * side - 2 * x0) / (x1 - x0) - 1, ((y + 1) * side - 2 * y0) / (y1 - y0) - 1], -1)
     return F.grid_sample(change, in_box, mode="bilinear", padding_mode="zeros", align_corners=False)

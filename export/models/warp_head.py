@@ -33,7 +33,7 @@ from torch import nn
 
 from puppet import params as P
 
-from .head_motion import POSE_INDEX, head_motion_grid, identity_grid, on_head
+from .head_motion import POSE_INDEX, head_motion_grid, identity_grid, on_head, within
 from .param_units import from_unit, to_unit
 from .strokes import Strokes, shared, strokes_taken, taken_maps
 from .windows import at_points, corners, lay_over, placed, window_pixels, window_side
@@ -156,17 +156,6 @@ def enlarged(grid: torch.Tensor, side: int) -> torch.Tensor:
     return identity_grid(side, grid.device) + motion.permute(0, 2, 3, 1)
 
 
-def within(grid: torch.Tensor, side: int) -> torch.Tensor:
-    """Grid points held to the centres of a ``side`` px picture's pixels, so that a point beyond
-    its edge reads the edge's pixels: a figure that the picture's edge cuts (a procedural
-    character's shoulders) goes on past it when the driver's offset or scale moves the figure in,
-    instead of leaving a strip of background under it; a drawing whose edges are background
-    (Mina's) draws the same either way. Sampled then with zeros beyond the edge, which no point
-    reaches: onnxruntime's GridSample with "border" padding took Mina's frame from 6.3 to 10.1 ms
-    on a 2-core CPU."""
-    return grid.clamp(-1 + 1 / side, 1 - 1 / side)
-
-
 def stacked(texture: torch.Tensor) -> torch.Tensor:
     """[R,C,T,T] drawings -> [1,C,R*T,T]: stacked into one picture, which one grid_sample reads
     (:func:`sample_drawings`). Every reader of a frozen character's drawings reads this one
@@ -178,7 +167,7 @@ def stacked(texture: torch.Tensor) -> torch.Tensor:
 def sample_drawings(stack: torch.Tensor, grid: torch.Tensor, taken: torch.Tensor) -> torch.Tensor:
     """stack [1,C,R*T,T] the drawings (:func:`stacked`); grid [N,G,H,W,2] where G grids per driver
     find their points, each in the drawing ``taken`` [N,G] -> [C,N,G,H,W], bilinear; beyond a
-    drawing's edge, the edge's pixels (:func:`within`). Picking each region's drawing out of the
+    drawing's edge, the edge's pixels (:func:`~.head_motion.within`). Picking each region's drawing out of the
     texture first copied 16 MB a frame (four 512 px textures; a procedural demo character's frame
     36.2 -> 35.1 ms on a 2-core CPU). In grid units of the stack a point is a few ten-thousandths
     of a texel off."""
@@ -303,9 +292,10 @@ class WarpHead(nn.Module):
 
     def features_in_windows(self, picture: torch.Tensor, stack: torch.Tensor, regions: torch.Tensor,
                             moved: torch.Tensor, taken: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """picture [N,4,S,S] the rest of the face's drawing; stack [1,4,R*T,T] the drawings (stacked); regions
-        [N,4,h,h] and moved [N,4,h,h,2] (where each region finds its points in its drawing, at the
-        model's resolution); taken [N,4] -> the picture with the eyes and the mouth laid over it,
+        """picture [N,4,S,S] the rest of the face's drawing; stack [1,4,R*T,T] the drawings
+        (:func:`stacked`); regions [N,4,h,h] and moved [N,4,h,h,2] (where each region finds its
+        points in its drawing, at the model's resolution); taken [N,4] -> the picture with the eyes
+        and the mouth laid over it,
         each drawn from its own drawing in a window that follows it (:mod:`~.windows`), and
         [N,4,S,S] each region's share of each pixel (to inspect: an exported graph leaves it out)."""
         side = int(picture.shape[-1])
@@ -397,7 +387,7 @@ class WarpHead(nn.Module):
             elif strokes.whole:  # every region keeps the rest's drawing (Mina's sheet): that one alone
                 shown = (1 - self.leans)[None, :, None, None].expand(n, -1, side, side)
             else:  # the strokes each of the eyes and the mouth takes from its own drawing, over it
-                over = strokes_taken(stack, taken, strokes, within(grid[:, 0], stack.shape[-1]))
+                over = strokes_taken(stack, taken, strokes, grid[:, 0])
                 copied = copied if over is None else copied + over
                 # where each region's drawing shows, to inspect (an exported graph leaves it out)
                 shown = self.stroke_weights(strokes.maps, taken, grid[:, 0])

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .head_motion import within
+
 # The window's side, as a fraction of the picture's: 96 px at 256.
 WINDOW = 0.375
 
@@ -51,12 +53,10 @@ def window_pixels(corner: torch.Tensor, size: int, side: int) -> tuple[torch.Ten
 
 def at_points(field: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """field [N,G,C,h,h] at the model's resolution, read bilinearly at points [N,G,H,W,2] as
-    enlarging it would (the edge cells reach to the border) -> [N,G,C,H,W]. The points stop at the
-    edge cells' centres, where zero padding reads what border padding does: onnxruntime's
-    grid_sample took twice as long with border padding."""
+    enlarging it would (the edge cells reach to the border: :func:`~.head_motion.within`)
+    -> [N,G,C,H,W]."""
     n, g, c, h, _ = field.shape
-    inside = 1 - 1 / int(h)
-    out = F.grid_sample(field.reshape(n * g, c, h, h), points.flatten(0, 1).clamp(-inside, inside),
+    out = F.grid_sample(field.reshape(n * g, c, h, h), within(points.flatten(0, 1), int(h)),
                         mode="bilinear", padding_mode="zeros", align_corners=False)
     return out.view(n, g, c, *points.shape[2:4])
 
