@@ -20,9 +20,11 @@ so one grid serves every resolution.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from puppet import params as P
 from puppet.heads import CENTRE, PROXY
@@ -120,12 +122,10 @@ def on_head(y: torch.Tensor, full: float, none: float) -> torch.Tensor:
     return fade * fade * (3 - 2 * fade)
 
 
-def _roll(x, y, roll, neck: bool):
-    """The head (not the neck and shoulders) turned clockwise on screen by ``roll`` radians. The
-    fade is the one fitted on heads of every size: scaled with each head's size, it moved 8 held-out
-    identities' rolled renders further from the truth (masked L1 0.0115 -> 0.0118 classic,
-    0.0097 -> 0.0101 styled). Without a ``neck`` the whole figure turns."""
-    angle = roll * on_head(y, ROLL_FULL, ROLL_NONE) if neck else roll
+def _roll(x, y, roll, reach):
+    """Points turned clockwise on screen by ``roll`` radians times ``reach`` (1 turns them with the
+    head, 0 leaves them still)."""
+    angle = roll * reach
     c, s = torch.cos(angle), torch.sin(angle)
     x, y = x - CX, y - CY
     return CX + c * x - s * y, CY + s * x + c * y
@@ -139,7 +139,8 @@ def _steadied(driver: torch.Tensor, reference: torch.Tensor, margin: float) -> t
 
 def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torch.Tensor,
                      head_size: float | torch.Tensor = 1.0, soft_edge: bool = False,
-                     steady: bool = False, neck: bool = True) -> torch.Tensor:
+                     steady: bool = False, neck: bool = True,
+                     hair: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Backward map of head motion.
 
     points [N,H,W,2]: grid coordinates in the output (at the driver's pose); driver [N,NUM_PARAMS]
@@ -159,7 +160,15 @@ def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torc
     ``steady``: the driver's offset and scale within ``STEADY_OFFSET`` and ``STEADY_SCALE`` of a
     reference's leave the figure where the reference has it. ``neck``: the figure has a neck and
     body, which the roll leaves still; without, the whole figure rolls (a head alone, as Mina is:
-    with the fade, her chin flattened and her mouth sheared on a tilt of 25 degrees).
+    with the fade, her chin flattened and her mouth sheared on a tilt of 25 degrees). The roll's
+    fade over the neck is the one fitted on heads of every size: scaled with each head's size, it
+    moved 8 held-out identities' rolled renders further from the truth (masked L1 0.0115 -> 0.0118
+    classic, 0.0097 -> 0.0101 styled).
+
+    ``hair``: how much of a reference goes with the head below the fade, read at points [N,R,H,W,2]
+    where they are found in it -> [N,R,H,W] (hair hanging beside the neck: :mod:`~.hair`). A point
+    that finds it there, turned with the head or not turned at all, turns whole: the hair goes
+    with the head, and where it hung, what lay beside it comes in, turned as well.
     """
     def pose(p):  # [..., NUM_PARAMS] -> six [..., 1, 1] tensors in radians and grid units
         yaw, pitch, roll, ox, oy, scale = (p[..., i, None, None] for i in POSE_INDEX)
@@ -175,8 +184,20 @@ def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torc
     # poses map every point to itself (the parallax is then taken in the reference's roll, a
     # small error where the head both turns and tilts).
     x, y = _place(x, y, ox_d, oy_d, s_d, inverse=True)
-    x, y = _roll(x, y, roll_r - roll_d, neck)
+
+    def in_reference(xr, yr) -> torch.Tensor:  # [N,R,H,W,2]
+        return torch.stack(_place(xr, yr, ox_r, oy_r, s_r, inverse=False), dim=-1)
+
+    reach = on_head(y, ROLL_FULL, ROLL_NONE) if neck else 1.0
+    if neck and hair is not None:
+        # Hair hangs off the face, where the parallax moves nothing: looked for without it, at half
+        # the grid's side. In full, a procedural demo character's frame took 5 ms more in
+        # onnxruntime on a 2-core CPU; at every point without the parallax, 2 ms more.
+        x2, y2 = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
+        still, whole = hair(in_reference(x2, y2)), hair(in_reference(*_roll(x2, y2, roll_r - roll_d, 1.0)))
+        found = F.interpolate(torch.maximum(still, whole), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        reach = torch.maximum(reach, found)
+    x, y = _roll(x, y, roll_r - roll_d, reach)
     x, y = _parallax(x, y, torch.sin(yaw_r) - torch.sin(yaw_d), torch.sin(pitch_r) - torch.sin(pitch_d), head_size,
                      soft_edge)
-    x, y = _place(x, y, ox_r, oy_r, s_r, inverse=False)
-    return torch.stack([x, y], dim=-1)  # [N,R,H,W,2]
+    return in_reference(x, y)

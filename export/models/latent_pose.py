@@ -12,6 +12,7 @@ from torch import nn
 from .backbones import build_encoder
 from .config import ModelConfig, get_config
 from .generator import Generator
+from .hair import hair_maps
 from .head_motion import POSE_INDEX
 from .strokes import Strokes, stroke_maps
 from .warp_head import REGION_PARAMS, REGION_SHARPENING, REGIONS, REST, Shares, WarpHead, WarpOutput, softmax_channels
@@ -159,6 +160,8 @@ class FrozenWarpCharacter(FrozenCharacter):
         # a figure that reaches the picture's bottom edge has a neck and body, which the roll leaves
         # still; one that does not (a head alone, as Mina is) rolls whole
         self.neck = bool((references[:, 3, -1] > 127).any())
+        # with a neck, the hair that hangs beside it turns with the head
+        self.register_buffer("hair", hair_maps(references, model.cfg.resolution) if self.neck else None)
         self.register_buffer("reference_params", reference_params.float().clone())
         self.register_buffer("reference_unit", model.read_references(reference_drivers))
         pose = self.reference_params[:, POSE_INDEX]
@@ -195,7 +198,7 @@ class FrozenWarpCharacter(FrozenCharacter):
         out = self.warp(raw, pose, references, self.reference_params[None].expand(n, -1, -1),
                         shared_pose=self.shared_pose, previous_choice=previous_choice,
                         reference_unit=self.reference_unit[None], shares=self.shares, strokes=self.strokes(),
-                        head_size=self.head_size, soft_edge=self.soft_edge, neck=self.neck)
+                        head_size=self.head_size, soft_edge=self.soft_edge, neck=self.neck, hair=self.hair)
         return out.rgb, out.mask, pose, out.choice
 
 
