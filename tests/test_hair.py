@@ -85,7 +85,8 @@ def _rolled(reference: torch.Tensor, roll: float, hair: torch.Tensor | None) -> 
 @pytest.mark.parametrize("roll", [-20.0, 20.0])
 def test_hanging_hair_turns_with_the_head_and_the_shoulders_stay(seed, roll):
     """Measured: below the fade's start, masked L1 to the true render 0.080-0.082 with the hair
-    left to the fade, 0.023 with it turned; the shoulders' rows are the same either way."""
+    left to the fade, 0.015-0.016 with it turned (0.023 turning points part-way at its edges);
+    the shoulders' rows are the same either way."""
     ident = Identity.from_seed(seed)
     reference, truth = _with_mask(*_drawing(ident)), _with_mask(*_drawing(ident, roll=roll))
     hair = hair_maps((reference * 255 + 0.5).to(torch.uint8)[None], RES)
@@ -96,7 +97,7 @@ def test_hanging_hair_turns_with_the_head_and_the_shoulders_stay(seed, roll):
         return float((masked(picture) - masked(truth))[:, BELOW].abs().mean())
 
     bent, turned = _rolled(reference, roll, None), _rolled(reference, roll, hair)
-    assert error(turned) < 0.4 * error(bent)
+    assert error(turned) < 0.25 * error(bent)
     assert float((turned - bent)[:, -16:].abs().max()) < 1e-3
 
 

@@ -71,7 +71,7 @@ def hanging_hair(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     if not hair.any() or hair[-1].any():
         return None
     # its outline and anti-aliased edge go with it: the figure's pixels within a few of it
-    reach = max(1, round(side / 96))
+    reach = max(1, round(side / 64))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
     grown = cv2.dilate(hair.astype(np.uint8), kernel) > 0
     return (grown & (mask > 0.02) & (v >= ROLL_FULL)[:, None]).astype(np.float32)

@@ -195,8 +195,9 @@ def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torc
         # onnxruntime on a 2-core CPU; at every point without the parallax, 2 ms more.
         x2, y2 = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
         still, whole = hair(in_reference(x2, y2)), hair(in_reference(*_roll(x2, y2, roll_r - roll_d, 1.0)))
-        found = F.interpolate(torch.maximum(still, whole), size=x.shape[-2:], mode="bilinear", align_corners=False)
-        reach = torch.maximum(reach, found)
+        found = F.interpolate(torch.maximum(still, whole), size=x.shape[-2:], mode="nearest")
+        # all or nothing: a point turned part of the way read halfway along a long strand
+        reach = torch.maximum(reach, (found > 0.5).float())
     x, y = _roll(x, y, roll_r - roll_d, reach)
     x, y = _parallax(x, y, torch.sin(yaw_r) - torch.sin(yaw_d), torch.sin(pitch_r) - torch.sin(pitch_d), head_size,
                      soft_edge)
