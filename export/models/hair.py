@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .head_motion import CX, CY, HALF_H, HALF_W, ROLL_FULL, identity_grid
+from .head_motion import ROLL_FULL, face_uv, identity_grid
 
 # The band beside the lower face whose colour is the hair's, in face half-heights below the centre.
 BAND = (0.2, ROLL_FULL)
@@ -42,8 +42,7 @@ def hanging_hair(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     outline; None where it has none."""
     side = mask.shape[-1]
     centres = identity_grid(side)[0, :, 0].numpy()  # [S] pixel centres in grid units
-    v = (centres - CY) / HALF_H  # face half-heights below the centre, per row
-    u = (centres - CX) / HALF_W  # per column
+    u, v = face_uv(centres, centres)  # per column; per row, face half-heights below the centre
     figure = mask > 0.5
     beside = ((v >= BAND[0]) & (v < BAND[1]))[:, None] & (u[None, :] ** 2 + v[:, None] ** 2 > OUTSIDE ** 2)
     band = beside & figure
@@ -67,14 +66,15 @@ def hanging_hair(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     below = np.broadcast_to((v >= BAND[0])[:, None], near.shape)
     _, labels = cv2.connectedComponents((near & below).astype(np.uint8), connectivity=8)
     joined = np.unique(labels[near & band])
-    hair = np.isin(labels, joined[joined > 0]) & (v >= ROLL_FULL)[:, None]
+    below_fade = (v >= ROLL_FULL)[:, None]
+    hair = np.isin(labels, joined[joined > 0]) & below_fade
     if not hair.any() or hair[-1].any():
         return None
     # its outline and anti-aliased edge go with it: the figure's pixels within a few of it
     reach = max(1, round(side / 64))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
     grown = cv2.dilate(hair.astype(np.uint8), kernel) > 0
-    return (grown & (mask > 0.02) & (v >= ROLL_FULL)[:, None]).astype(np.float32)
+    return (grown & (mask > 0.02) & below_fade).astype(np.float32)
 
 
 def hair_maps(references: torch.Tensor, side: int) -> torch.Tensor | None:
