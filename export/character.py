@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,8 +26,9 @@ from PIL import Image
 
 from puppet import params as P
 from puppet.bundle import Manifest, write_bundle
-from puppet.sources import CropRule, SourceSet, load_sources, recrop
+from puppet.sources import MAX_SOURCES, CropRule, SourceSet, load_sources, read_image, recrop
 
+from . import expression_variants
 from .base_model import BaseModel, load_base
 from .models import Shares
 from .onnx_export import character_graph, check_parity, export_onnx, to_fp16, to_half_storage
@@ -78,6 +80,9 @@ class CharacterOptions:
     # proxy's renders already (--precropped: the head where the proxy's is, as procedural
     # characters have it), the soft edge for images framed here (drawings).
     soft_edge: bool | None = None
+    # warp head: what no image shows (shut eyes, winks, an open mouth) drawn into the image nearest
+    # rest (export.expression_variants), so that the character blinks and talks
+    draw_missing: bool = True
 
 
 def thumbnail_png(rgb: np.ndarray, mask: np.ndarray) -> bytes:
@@ -158,9 +163,50 @@ def warp_character(base: BaseModel, sources: SourceSet, opts: CharacterOptions) 
         raise ValueError("a warp-head base draws a character from its images as they are: fine-tuning "
                          "iterations apply to synthesis-head bases (leave --iterations out, or give 0)")
     expressions = relative_pose(source_expressions(base, sources, opts.source_params))
-    for missing in P.missing_expressions(expressions):
-        log.warning("no image shows %s: add a drawing that does (or, if one does, give its expression "
-                    "with --params)", missing)
+    identity = mean_identity(base.model, sources)  # of the images given, not of what is drawn into them
+    with tempfile.TemporaryDirectory() as folder:
+        if opts.draw_missing and P.missing_expressions(expressions):
+            sources, expressions = with_missing_drawn(sources, expressions, opts.precropped,
+                                                      CropRule.for_driving(base.cfg.driving_mode), Path(folder))
+        for missing in P.missing_expressions(expressions):
+            log.warning("no image shows %s: add a drawing that does (or, if one does, give its expression "
+                        "with --params)", missing)
+        return _warp_graph(base, sources, expressions, identity, opts)
+
+
+def with_missing_drawn(sources: SourceSet, expressions: np.ndarray, precropped: bool, rule: CropRule,
+                       folder: Path) -> tuple[SourceSet, np.ndarray]:
+    """The sources and their expressions with what no image shows drawn into the image nearest rest
+    (:mod:`~.expression_variants`), each drawing written to ``folder`` as a PNG with that image's
+    transparency, and the set framed again with them."""
+    rest = covering_references(expressions, 1)[0]
+    path = sources.paths[rest]
+    rgb, alpha = read_image(path)
+    over_white = rgb if alpha is None else (
+        rgb * (alpha[..., None] / 255.0) + 255 * (1 - alpha[..., None] / 255.0) + 0.5).astype(np.uint8)
+    room = MAX_SOURCES - len(sources.paths)
+    try:
+        drawn = expression_variants.variants(over_white, expressions[rest], expression_variants.wanted(expressions))[:room]
+    except expression_variants.FeaturesNotFound as e:
+        log.warning("%s: %s, so nothing could be drawn into it", path, e)
+        return sources, expressions
+    if not drawn:
+        log.warning("%s: its eyes and mouth could not be told from the rest of the drawing, so nothing "
+                    "could be drawn into it", path)
+        return sources, expressions
+    paths = []
+    for variant in drawn:
+        paths.append(folder / f"{path.stem} ({variant.preset}).png")
+        pixels = variant.rgb if alpha is None else np.dstack([variant.rgb, alpha])
+        Image.fromarray(pixels).save(paths[-1])
+    log.info("drawn into %s, which no image shows: %s", path.name, ", ".join(v.preset for v in drawn))
+    # framed afresh: each drawing's figure is its image's, so the set is framed as it was
+    extended = load_sources([*sources.paths, *paths], sources.images.shape[-1], precropped=precropped, rule=rule)
+    return extended, np.concatenate([expressions, np.stack([v.params for v in drawn])])
+
+
+def _warp_graph(base: BaseModel, sources: SourceSet, expressions: np.ndarray, identity: torch.Tensor,
+                opts: CharacterOptions) -> tuple[torch.nn.Module, int]:
     keep = covering_references(expressions)
     if len(keep) < len(sources.paths):
         log.info("drawing from %d of the %d images: %s", len(keep), len(sources.paths),
@@ -168,7 +214,6 @@ def warp_character(base: BaseModel, sources: SourceSet, opts: CharacterOptions) 
     side = min(opts.output_resolution, min(_image_side(sources.paths[i]) for i in keep))
     full = recrop(sources, keep, side)
     masks = full.masks if opts.use_mask else np.ones_like(full.masks)
-    identity = mean_identity(base.model, sources)
     drivers = showing_drivers(base, sources.images[keep], expressions[keep])
     graph = character_graph(base.model, identity, as_bytes(full.images, masks), torch.from_numpy(expressions[keep]),
                             torch.from_numpy(drivers), _shares(base, opts), base.head_size_of(identity),

@@ -103,6 +103,7 @@ def cmd_character(args: argparse.Namespace) -> int:
         compact=args.compact, train_part=args.train, source_params=_read_params(args.params, len(args.images)),
         output_resolution=args.output_resolution or OUTPUT_RESOLUTION, local_flow=args.local_flow,
         residual=args.residual, soft_edge=None if args.head_edge is None else args.head_edge == "soft",
+        draw_missing=not args.no_draw_missing,
     )
     path = make_character(args.base, args.images, args.output, opts, preview=args.preview,
                           progress=_progress_printer(args.progress))
@@ -284,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="warp-head bases: how the head's depth falls to its outline on turns: as a sphere's "
                         "(heads shaped and placed as the proxy's) or linearly (drawings: no feature torn "
                         "where the outline crosses it); default: sphere with --precropped, else soft")
+    c.add_argument("--no-draw-missing", action="store_true",
+                   help="warp-head bases: do not draw what no image shows (shut eyes, winks, an open mouth) "
+                        "into the image nearest rest; without them the character does not blink or talk")
     c.add_argument("--no-fp16", action="store_true", help="do not add the fp16 graph")
     c.add_argument("--compact", action="store_true",
                    help="store the graph's weights as fp16 (float32 arithmetic, half the file), no fp16 graph")

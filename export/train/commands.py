@@ -24,7 +24,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     base = load_base(args.base, with_discriminator=False)
     sheet = SheetEvalConfig(identities=args.identities, seed=args.seed, world=args.world,
-                            shares=Shares(args.local_flow, args.residual), sources=args.sources)
+                            shares=Shares(args.local_flow, args.residual), sources=args.sources,
+                            draw_missing=args.draw_missing)
     report = {"base": str(args.base), "sheet": sheet_evaluate(base, sheet)}
     if base.model.warp is None:  # meta-training's own protocol: driven by itself, by the proxy, static
         report["frames"] = evaluate(base, EvalConfig(identities=args.identities, seed=args.seed))
@@ -71,6 +72,9 @@ def add_commands(sub) -> None:
                    help="warp head: the share of the learnt residual the characters use (as character's option)")
     p.add_argument("--sources", type=int, choices=range(1, 9), default=8, metavar="1-8",
                    help="the first N of the 8 sources each identity gets (1: the rest drawing alone)")
+    p.add_argument("--draw-missing", action="store_true",
+                   help="draw what those sources lack (shut eyes, winks, an open mouth) into the rest drawing, "
+                        "as characters are made")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("follow", help="how much characters move with proxy drivers (eyes, mouth, yaw, pitch, roll)")

@@ -31,6 +31,7 @@ from puppet import params as P
 from puppet.heads import Identity, render_head
 
 from ..base_model import BaseModel
+from .. import expression_variants
 from ..character import as_bytes, showing_drivers
 from ..models import Shares
 from ..onnx_export import character_graph
@@ -52,6 +53,8 @@ class SheetEvalConfig:
     world: str = "classic"  # of the held-out identities
     shares: Shares = Shares()  # warp head: as ``character --local-flow`` and ``--residual``
     sources: int = len(SHEET)  # the first of the sheet's drawings each character gets (1: rest alone)
+    # what those lack drawn into the rest drawing (``export.expression_variants``), as characters are made
+    draw_missing: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.sources <= len(SHEET):
@@ -83,10 +86,12 @@ class _Character:
     """One held-out identity with its sheet, drawn by the model as the program would draw it."""
 
     def __init__(self, base: BaseModel, ident: Identity, res: int, shares: Shares = Shares(),
-                 sources: int = len(SHEET)):
+                 sources: int = len(SHEET), draw_missing: bool = False):
         self.base, self.ident, self.res = base, ident, res
         self.sheet = sheet_params(sources)
         refs = reference_frames(ident, self.sheet, res)  # [K,4,R,R]
+        if draw_missing:
+            refs, self.sheet = self.with_variants(refs)
         self.sources = refs[:, :3] * refs[:, 3:]  # [K,3,R,R] masked
         with torch.no_grad():
             identity = base.model.identity(torch.from_numpy(self.sources)[None])  # [1,K,3,R,R] -> [1,I]
@@ -96,6 +101,27 @@ class _Character:
                     "reference_drivers": torch.from_numpy(showing_drivers(base, self.sources, self.sheet)),
                     "shares": shares, "head_size": base.head_size_of(identity)}
         self.graph = character_graph(base.model, identity, **warp)  # as the program draws it
+
+    def with_variants(self, refs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The references and their expressions with what they lack drawn into the rest drawing.
+        Drawn on a render at twice the side (a user's drawing is larger than the model's), and
+        what that changed added to the rest drawing: elsewhere each is the rest drawing exactly, as
+        a drawing made from a user's image is."""
+        wanted = expression_variants.wanted(self.sheet)
+        big = reference_frames(self.ident, self.sheet[:1], 2 * self.res)[0]
+        over_white = ((big[:3] * big[3:] + 1 - big[3:]).transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+        try:
+            drawn = expression_variants.variants(over_white, self.sheet[0], wanted)
+        except expression_variants.FeaturesNotFound:
+            return refs, self.sheet
+        if not drawn:
+            return refs, self.sheet
+
+        def down(rgb: np.ndarray) -> np.ndarray:
+            return to_chw(cv2.resize(rgb, (self.res, self.res), interpolation=cv2.INTER_AREA))
+
+        extra = [np.concatenate([(refs[0, :3] + down(v.rgb) - down(over_white)).clip(0, 1), refs[0, 3:]]) for v in drawn]
+        return np.concatenate([refs, np.stack(extra)]), np.concatenate([self.sheet, np.stack([v.params for v in drawn])])
 
     def model(self, params: np.ndarray) -> np.ndarray:
         """[T,3,R,R] masked pictures for the proxy driven at ``params`` [T, NUM_PARAMS]."""
@@ -129,7 +155,7 @@ def sheet_evaluate(base: BaseModel, cfg: SheetEvalConfig = SheetEvalConfig()) ->
 
     for i in range(cfg.identities):
         ident = Identity.from_seed(HELD_OUT_SEEDS + cfg.seed * 10_000 + i, cfg.world)
-        character = _Character(base, ident, res, cfg.shares, cfg.sources)
+        character = _Character(base, ident, res, cfg.shares, cfg.sources, cfg.draw_missing)
         targets = np.stack([target_params(rng) for _ in range(cfg.targets)])
         real, renders = character.truth(targets)
         outputs = {row: getattr(character, row)(targets) for row in ROWS}
@@ -157,7 +183,8 @@ def sheet_evaluate(base: BaseModel, cfg: SheetEvalConfig = SheetEvalConfig()) ->
             report[f"{row}_{k}"] = mean
             report[f"{row}_follow_{k}"] = mean / truth[k] if abs(truth[k]) > 1e-9 else float("nan")
     report.update(identities=cfg.identities, targets=cfg.targets, world=cfg.world, resolution=res,
-                  local_flow=cfg.shares.local_flow, residual=cfg.shares.residual, sources=cfg.sources)
+                  local_flow=cfg.shares.local_flow, residual=cfg.shares.residual, sources=cfg.sources,
+                  draw_missing=cfg.draw_missing)
     return report
 
 

@@ -236,8 +236,9 @@ class CreateCharacterDialog(QDialog):
         """What no image shows (no blink without shut eyes, no talking without an open mouth)."""
         missing = P.missing_expressions(self.expr) if self.known.all() else []
         self.missing_note.setText("".join(f"No image shows {m}. " for m in missing)
-                                  + ("Add a drawing that does, or, if one does, set its expression."
-                                     if missing else ""))
+                                  + ("Add a drawing that does, or, if one does, set its expression. Where "
+                                     "the features of the image nearest rest can be found, what is "
+                                     "missing is drawn into it." if missing else ""))
 
     def output_path(self) -> Path:
         safe = "".join(c for c in self.name.text().strip() if c.isalnum() or c in "-_ ") or "character"

@@ -1,0 +1,273 @@
+"""Shut eyes, winks and an open mouth drawn into a character's rest drawing, for a set that has none.
+
+A warp-head character shows only its own drawings: its learnt residual paints next to nothing, so a
+character made from one image turned and nodded but neither blinked nor talked. Where the set lacks
+them, this draws those expressions into the drawing nearest rest, in the drawing's own colours:
+each eye's marks painted over with the skin around them and a lid's curve drawn in their darkest
+ink; the mouth's marks painted over and an open mouth drawn in their place. The variants then join
+the character's images with the expression each shows, and the reference choice blinks and talks
+with them as with an artist's sheet.
+
+Where the eyes and the mouth are comes from face tracking's mesh (it finds most cartoon faces but
+places their features roughly), refined to the marks drawn there: what differs from the skin, in
+connected strokes that meet the mesh's eye or lips and end inside the face. A drawing whose marks do
+not look like two eyes side by side above a mouth gets no variants (a warning says so): a lid drawn
+across a cheek would be worse than an eye that stays open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from puppet import params as P
+
+# Colour distance (0-255 RGB) from the skin beyond which a pixel is a drawn mark.
+MARK_CONTRAST = 60.0
+# Sizes (width, height), as fractions of the face's width (the mesh's face oval), beyond which a
+# connected stroke is not one eye or one mouth: a glasses' frame, hair, a brow joined to its eye.
+EYE_SIZE, MOUTH_SIZE = (0.35, 0.27), (0.6, 0.3)
+# The mesh's points whose colour is the skin's: cheeks, below the eyes and beside the nose.
+CHEEKS = (50, 280, 205, 425, 117, 346)
+
+
+class FeaturesNotFound(ValueError):
+    """The drawing's eyes or mouth could not be told apart from the rest of it."""
+
+
+@dataclass(frozen=True)
+class FaceMarks:
+    """bool [H,W] masks of what is drawn of each eye (on screen left and right) and of the mouth;
+    ``face_width`` in pixels; ``skin`` its RGB."""
+
+    eye_l: np.ndarray | None
+    eye_r: np.ndarray | None
+    mouth: np.ndarray | None
+    face_width: float
+    skin: np.ndarray
+
+
+def _mesh_indices() -> tuple[list[int], list[int], list[int], list[int]]:
+    """(on-screen left eye, on-screen right eye, lips, face oval): the mesh's points of each."""
+    from mediapipe.python.solutions import face_mesh_connections as fm
+
+    def points(connections) -> list[int]:
+        return sorted({i for pair in connections for i in pair})
+
+    # the mesh's "left eye" is the face's own left: on screen, the right one
+    return (points(fm.FACEMESH_RIGHT_EYE), points(fm.FACEMESH_LEFT_EYE), points(fm.FACEMESH_LIPS),
+            points(fm.FACEMESH_FACE_OVAL))
+
+
+def _landmarks(rgb: np.ndarray) -> np.ndarray | None:
+    """[478,2] mesh points in pixels, or None. A border of white around the drawing: the mesh
+    missed faces drawn up to the picture's edge (2 of 12 drawings without one)."""
+    from puppet.tracking.landmarks import FaceMesh
+
+    pad = max(rgb.shape[:2]) // 3
+    padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    mesh = FaceMesh(static=True, max_faces=1, min_detection=0.1)
+    try:
+        faces = mesh(padded)
+    finally:
+        mesh.close()
+    return faces[0][:, :2] - pad if faces else None
+
+
+def _box(points: np.ndarray) -> tuple[float, float, float, float]:
+    return float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()), float(points[:, 1].max())
+
+
+def _strokes_meeting(marks: np.ndarray, near: tuple[float, float, float, float], largest: tuple[float, float]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(strokes of ``marks`` that meet the box ``near`` and end inside the patch, no larger than
+    one feature; those that meet it but are too large)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(marks.astype(np.uint8), connectivity=8)
+    keep, large = np.zeros_like(marks), np.zeros_like(marks)
+    x0, y0, x1, y1 = near
+    for i in range(1, count):
+        sx, sy, sw, sh, _ = stats[i]
+        if sx > x1 or sx + sw < x0 or sy > y1 or sy + sh < y0:
+            continue
+        if sx == 0 or sy == 0 or sx + sw == marks.shape[1] or sy + sh == marks.shape[0]:
+            continue  # runs on beyond the patch: hair, the face's outline
+        if sw > largest[0] or sh > largest[1]:
+            large |= labels == i
+        else:
+            keep |= labels == i
+    return keep, large
+
+
+def _feature(rgb: np.ndarray, points: np.ndarray, skin: np.ndarray, largest: tuple[float, float]) -> np.ndarray | None:
+    """bool [H,W]: the marks drawn where the mesh's ``points`` put a feature no larger than
+    ``largest`` (width, height in pixels), or None."""
+    x0, y0, x1, y1 = _box(points)
+    w = x1 - x0
+    h = max(y1 - y0, 0.3 * w)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    # a patch wide enough that a feature the mesh placed roughly still ends inside it
+    px0, px1 = int(max(0, cx - 2 * w)), int(min(rgb.shape[1], cx + 2 * w))
+    py0, py1 = int(max(0, cy - 3 * h)), int(min(rgb.shape[0], cy + 3 * h))
+    patch = rgb[py0:py1, px0:px1].astype(np.float32)
+    marks = np.linalg.norm(patch - skin, axis=-1) > MARK_CONTRAST
+    near = (cx - 0.65 * w - px0, cy - 0.65 * h - py0, cx + 0.65 * w - px0, cy + 0.65 * h - py0)
+    keep, large = _strokes_meeting(marks, near, largest)
+    count, labels = cv2.connectedComponents(large.astype(np.uint8), connectivity=8)
+    for i in range(1, count):  # a brow joined to its eye by lashes: cut at the narrowest row above the eye
+        stroke = labels == i
+        rows = stroke.sum(1)
+        top, bottom = np.flatnonzero(rows)[[0, -1]]
+        lo, hi = top + max(2, (bottom - top) // 6), top + int((bottom - top) * 0.6)
+        if hi <= lo:
+            continue
+        lower = stroke.copy()
+        lower[: lo + int(np.argmin(rows[lo:hi])) + 1] = False
+        keep |= _strokes_meeting(lower, near, largest)[0]
+    if not keep.any():
+        return None
+    out = np.zeros(rgb.shape[:2], bool)
+    out[py0:py1, px0:px1] = keep
+    return out
+
+
+def _extent(mask: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(mask)
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+
+
+def _centre(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.mean(), ys.mean()])
+
+
+def find_marks(rgb: np.ndarray) -> FaceMarks:
+    """The drawing's eyes and mouth (uint8 [H,W,3] RGB, drawn over white where transparent). A
+    feature whose marks are not where a face has it is None; FeaturesNotFound when no face is."""
+    points = _landmarks(rgb)
+    if points is None:
+        raise FeaturesNotFound("face tracking finds no face in it")
+    left, right, lips, oval = _mesh_indices()
+    x0, _, x1, _ = _box(points[oval])
+    face_width = x1 - x0
+    inside = points[list(CHEEKS)].round().astype(int)
+    inside[:, 0] = inside[:, 0].clip(0, rgb.shape[1] - 1)
+    inside[:, 1] = inside[:, 1].clip(0, rgb.shape[0] - 1)
+    skin = np.median(rgb[inside[:, 1], inside[:, 0]].astype(np.float32), 0)
+    eye_l, eye_r = (_feature(rgb, points[i], skin, (EYE_SIZE[0] * face_width, EYE_SIZE[1] * face_width))
+                    for i in (left, right))
+    mouth = _feature(rgb, points[lips], skin, (MOUTH_SIZE[0] * face_width, MOUTH_SIZE[1] * face_width))
+    if eye_l is None or eye_r is None or not _eyes_alike(eye_l, eye_r, face_width):
+        eye_l = eye_r = None
+    if mouth is not None and not _mouth_below(mouth, [e for e in (eye_l, eye_r) if e is not None], face_width):
+        mouth = None
+    return FaceMarks(eye_l, eye_r, mouth, face_width, skin)
+
+
+def _eyes_alike(eye_l: np.ndarray, eye_r: np.ndarray, face_width: float) -> bool:
+    """Two eyes side by side: apart, about level, neither more than twice the other's width or
+    height (where one eye's lid was taken for a brow and cut off, the other is whole)."""
+    (lx0, ly0, lx1, ly1), (rx0, ry0, rx1, ry1) = _extent(eye_l), _extent(eye_r)
+    dx, dy = _centre(eye_r) - _centre(eye_l)
+    widths, heights = sorted((lx1 - lx0 + 1, rx1 - rx0 + 1)), sorted((ly1 - ly0 + 1, ry1 - ry0 + 1))
+    return (not (eye_l & eye_r).any() and lx1 < rx0 and 0.15 * face_width <= dx <= 0.8 * face_width
+            and abs(dy) <= 0.2 * face_width and widths[1] <= 2 * widths[0] and heights[1] <= 2 * heights[0])
+
+
+def _mouth_below(mouth: np.ndarray, eyes: list[np.ndarray], face_width: float) -> bool:
+    x0, _, x1, _ = _extent(mouth)
+    below = all(_centre(mouth)[1] - _centre(e)[1] >= 0.15 * face_width and not (mouth & e).any() for e in eyes)
+    return below and 0.05 * face_width <= x1 - x0 + 1 <= 0.6 * face_width
+
+
+def _ink(rgb: np.ndarray, mask: np.ndarray) -> tuple[int, int, int]:
+    """The darkest tenth of a feature's marks: its outline's colour."""
+    colours = rgb[mask].astype(np.float32)
+    lightness = colours.sum(-1)
+    return tuple(int(c) for c in colours[lightness <= np.percentile(lightness, 10)].mean(0))
+
+
+def _painted_over(rgb: np.ndarray, mask: np.ndarray, face_width: float) -> np.ndarray:
+    """The marks painted over with what surrounds them (the skin)."""
+    grow = max(3, int(round(face_width / 40)) | 1)
+    cover = cv2.dilate(mask.astype(np.uint8), np.ones((grow, grow), np.uint8))
+    return cv2.inpaint(rgb, cover, grow, cv2.INPAINT_TELEA)
+
+
+def _line_width(face_width: float) -> int:
+    return max(1, int(round(face_width / 45)))
+
+
+def with_eye_shut(rgb: np.ndarray, eye: np.ndarray, face_width: float) -> np.ndarray:
+    """The eye painted over, and a closed lid's curve (sagging a little) drawn across its width."""
+    x0, y0, x1, y1 = _extent(eye)
+    out = _painted_over(rgb, eye, face_width)
+    xs = np.linspace(x0, x1, 24)
+    sag = 0.12 * (x1 - x0) * (1 - ((xs - (x0 + x1) / 2) / max((x1 - x0) / 2, 1)) ** 2)
+    ys = y0 + 0.55 * (y1 - y0) + sag
+    curve = np.stack([xs, ys], -1)[None].round().astype(np.int32)
+    cv2.polylines(out, curve, False, _ink(rgb, eye), _line_width(face_width), cv2.LINE_AA)
+    return out
+
+
+# An open mouth's inside: a deep red, darker than any drawn lip.
+MOUTH_INSIDE = (110, 40, 50)
+
+
+def with_mouth_open(rgb: np.ndarray, mouth: np.ndarray, face_width: float) -> np.ndarray:
+    """The mouth painted over and an open one drawn in its place: an ellipse as wide as most of the
+    drawn mouth (at least a fifth of the face), a little lower, outlined in the mouth's ink."""
+    x0, y0, x1, y1 = _extent(mouth)
+    width = 0.8 * max(x1 - x0 + 1, 0.22 * face_width)
+    centre = (int(round((x0 + x1) / 2)), int(round((y0 + y1) / 2 + 0.1 * width)))
+    axes = (int(round(width / 2)), int(round(0.25 * width)))
+    out = _painted_over(rgb, mouth, face_width)
+    cv2.ellipse(out, centre, axes, 0, 0, 360, MOUTH_INSIDE, -1, cv2.LINE_AA)
+    cv2.ellipse(out, centre, axes, 0, 0, 360, _ink(rgb, mouth), _line_width(face_width), cv2.LINE_AA)
+    return out
+
+
+@dataclass(frozen=True)
+class Variant:
+    preset: str  # the expression preset it shows (puppet.params.PRESETS)
+    rgb: np.ndarray  # uint8 [H,W,3]
+    params: np.ndarray  # [NUM_PARAMS]
+
+
+def variants(rgb: np.ndarray, rest: np.ndarray, wanted: set[str], marks: FaceMarks | None = None) -> list[Variant]:
+    """Of the presets ``wanted`` ("blink", "wink left", "wink right", "mouth open"), those that can
+    be drawn into the drawing ``rgb`` (uint8 [H,W,3], drawn over white where transparent), whose
+    expression is ``rest`` [NUM_PARAMS]: each with that preset's values set on it."""
+    marks = marks if marks is not None else find_marks(rgb)
+    drawn = []
+    eyes = {"blink": (marks.eye_l, marks.eye_r), "wink left": (marks.eye_l,), "wink right": (marks.eye_r,)}
+    for preset in ("blink", "wink left", "wink right", "mouth open"):
+        if preset not in wanted:
+            continue
+        if preset == "mouth open":
+            if marks.mouth is None:
+                continue
+            out = with_mouth_open(rgb, marks.mouth, marks.face_width)
+        else:
+            if marks.eye_l is None:
+                continue
+            out = rgb
+            for eye in eyes[preset]:
+                out = with_eye_shut(out, eye, marks.face_width)
+        drawn.append(Variant(preset, out, P.with_preset(rest, preset, add=True)))
+    return drawn
+
+
+def wanted(expressions: np.ndarray) -> set[str]:
+    """The presets to draw for a set of images [N, NUM_PARAMS]: those whose like no image shows
+    (as :func:`puppet.params.missing_expressions` judges it)."""
+    e = np.asarray(expressions, dtype=np.float32).reshape(-1, P.NUM_PARAMS)
+    shut = {side: bool((e[:, P.INDEX[f"eye_open_{side}"]] <= P.SHUT_EYE).any()) for side in "lr"}
+    out = set()
+    if not any(shut.values()):
+        out.add("blink")
+    out |= {f"wink {name}" for side, name in (("l", "left"), ("r", "right")) if not shut[side]}
+    if not (e[:, P.INDEX["mouth_open"]] >= P.OPEN_MOUTH).any():
+        out.add("mouth open")
+    return out

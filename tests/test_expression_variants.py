@@ -1,0 +1,148 @@
+"""Shut eyes, winks and an open mouth drawn into one drawing: found where the features are, read
+back as the expression they are meant to show, and a one-image character blinks and talks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from export import expression_variants as V
+from export.train.data import HELD_OUT_SEEDS
+from export.train.references import reference_frames
+from puppet import params as P
+from puppet.expression_reader import default_reader
+from puppet.heads import Identity, render_head
+from puppet.sources import CropRule, load_sources, read_image
+
+DRAWN = Path(__file__).parent / "data" / "drawn"
+SIDE = 256
+# Held-out identities whose eyes and mouth are both found (of the first 16: 12 have their eyes
+# found, 15 their mouths; the others wear glasses or have no eyes' marks apart from the brows').
+FOUND = (0, 4, 5)
+# Drawings of the test data whose eyes are found (of nine rest drawings; all nine mouths are).
+DRAWINGS_WITH_EYES = ("big-smile/Yerin_0.png", "lorelei/Jiwoo_0.png", "micah/Ara_0.png", "micah/Seoyeon_0.png")
+ALL = {"blink", "wink left", "wink right", "mouth open"}
+
+
+def over_white(path: Path) -> np.ndarray:
+    rgb, alpha = read_image(path)
+    return rgb if alpha is None else (rgb * (alpha[..., None] / 255) + 255 * (1 - alpha[..., None] / 255) + 0.5).astype(np.uint8)
+
+
+def rest_render(i: int) -> tuple[np.ndarray, dict]:
+    ident = Identity.from_seed(HELD_OUT_SEEDS + i, "classic")
+    frame = reference_frames(ident, P.neutral()[None], SIDE)[0]
+    rgb = ((frame[:3] * frame[3:] + 1 - frame[3:]).transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+    return rgb, render_head(ident, P.neutral(), SIDE).points
+
+
+@pytest.mark.parametrize("i", FOUND)
+def test_the_features_are_found_where_the_renderer_drew_them(i):
+    rgb, points = rest_render(i)
+    marks = V.find_marks(rgb)
+    for mask, name in ((marks.eye_l, "eye_l"), (marks.eye_r, "eye_r"), (marks.mouth, "mouth")):
+        assert mask is not None, name
+        centre = V._centre(mask)
+        assert np.hypot(*(centre - np.asarray(points[name]))) < SIDE / 25, name
+
+
+@pytest.mark.parametrize("i", FOUND[:1])
+def test_each_variant_changes_only_its_feature(i):
+    rgb, _ = rest_render(i)
+    marks = V.find_marks(rgb)
+    drawn = {v.preset: v for v in V.variants(rgb, P.neutral(), ALL, marks)}
+    assert set(drawn) == ALL
+    reach = SIDE // 16  # the paint over the marks and the lid's or mouth's outline around them
+
+    def near(masks):
+        out = np.zeros(rgb.shape[:2], bool)
+        for m in masks:
+            x0, y0, x1, y1 = V._extent(m)
+            out[max(0, y0 - reach):y1 + reach, max(0, x0 - reach):x1 + reach] = True
+        return out
+
+    features = {"blink": [marks.eye_l, marks.eye_r], "wink left": [marks.eye_l], "wink right": [marks.eye_r],
+                "mouth open": [marks.mouth]}
+    for preset, variant in drawn.items():
+        changed = np.abs(variant.rgb.astype(int) - rgb).max(-1) > 8
+        assert changed.sum() > 40, preset  # something was drawn
+        assert not (changed & ~near(features[preset])).any(), preset
+        assert np.allclose(variant.params, P.with_preset(P.neutral(), preset)), preset
+
+
+@pytest.mark.parametrize("name", DRAWINGS_WITH_EYES)
+def test_the_expression_reader_reads_the_drawn_expressions(name, tmp_path):
+    """The project's expression reader (trained apart, on labelled drawings) reads each drawing's
+    variants as the expression they are meant to show: measured 0.00-0.16 for shut eyes against
+    0.95-1.03 open, 0.31-0.59 for the open mouth against 0.00."""
+    path = DRAWN / name
+    rgb, alpha = read_image(path)
+    drawn = V.variants(over_white(path), P.neutral(), {"blink", "wink left", "mouth open"})
+    assert [v.preset for v in drawn] == ["blink", "wink left", "mouth open"]
+    paths = [path]
+    for v in drawn:
+        paths.append(tmp_path / f"{v.preset}.png")
+        Image.fromarray(v.rgb if alpha is None else np.dstack([v.rgb, alpha])).save(paths[-1])
+    sources = load_sources(paths, 128, rule=CropRule.for_driving("proxy"))
+    read = default_reader().read(sources.images, sources.masks).values
+    l, r, mouth = (read[:, P.INDEX[k]] for k in ("eye_open_l", "eye_open_r", "mouth_open"))
+    assert l[0] > 0.8 and r[0] > 0.8 and mouth[0] < 0.1  # the drawing as it is
+    assert l[1] < P.SHUT_EYE and r[1] < P.SHUT_EYE  # blink
+    assert l[2] < P.SHUT_EYE and r[2] > 0.8  # wink left: the on-screen left eye alone
+    assert mouth[3] >= P.OPEN_MOUTH and l[3] > 0.8 and r[3] > 0.8
+
+
+def test_a_drawing_without_a_face_gives_the_reason():
+    blank = np.full((256, 256, 3), 255, np.uint8)
+    cv2.circle(blank, (128, 128), 80, (200, 120, 90), -1)
+    with pytest.raises(V.FeaturesNotFound, match="no face"):
+        V.find_marks(blank)
+
+
+def test_what_is_wanted_is_what_no_image_shows():
+    sheet = np.stack([P.with_preset(P.neutral(), name) for name in ("rest", "blink", "mouth open")])
+    assert V.wanted(sheet[:1]) == ALL
+    assert V.wanted(sheet) == set()
+    assert V.wanted(sheet[[0, 2]]) == {"blink", "wink left", "wink right"}
+    assert V.wanted(np.stack([P.neutral(), P.with_preset(P.neutral(), "wink left")])) == {"wink right", "mouth open"}
+
+
+@pytest.mark.parametrize("draw_missing", [True, False])
+def test_a_character_made_from_one_drawing_blinks_and_talks(tmp_path, caplog, draw_missing):
+    """The shipped base, one drawing: with what is missing drawn into it (the default), the
+    character's eyes take the drawn shut eyes and its mouth the drawn open mouth when the driver's
+    do, and its picture changes there; with ``--no-draw-missing`` the one drawing is all it has, and
+    the warnings say what it will not do. The bundle says it was made from one image either way."""
+    from export.character import CharacterOptions, make_character
+    from puppet.assets import DEFAULT_BASE
+    from puppet.engine import Engine
+    from puppet.pipeline.prepare import DriverPreparer, to_tensor
+
+    path = DRAWN / "micah" / "Seoyeon_0.png"
+    with caplog.at_level("INFO", logger="export.character"):
+        bundle = make_character(DEFAULT_BASE, [path], tmp_path / "one.puppet",
+                                CharacterOptions(name="one", compact=True, draw_missing=draw_missing))
+    engine = Engine.load(bundle)
+    assert engine.manifest.num_source_images == 1
+    if not draw_missing:
+        assert engine.drawings == 1
+        assert "will not blink" in caplog.text and "will not talk" in caplog.text
+        return
+    assert "blink, wink left, wink right, mouth open" in caplog.text and "will not" not in caplog.text
+    assert engine.drawings == 5  # in the order drawn: rest, blink, wink left, wink right, mouth open
+    prepare = DriverPreparer(engine.manifest)
+    presets = ("rest", "blink", "wink left", "mouth open")
+    out = engine.run(np.concatenate([to_tensor(prepare.image(None, None, P.with_preset(P.neutral(), name)))
+                                     for name in presets]))
+    taken = out.choice.argmax(-1)  # [driver, (left eye, right eye, mouth, rest of the face)]
+    np.testing.assert_array_equal(taken[0], [0, 0, 0, 0])
+    assert list(taken[1, :2]) == [1, 1]  # both eyes from the drawn blink
+    assert taken[2, 0] in (1, 2) and taken[2, 1] in (0, 2)  # the left eye shut, the right open
+    assert taken[3, 2] == 4  # the mouth from the drawn open mouth
+    picture = out.rgb * out.mask
+    changed = [float((np.abs(picture[i] - picture[0]).max(0) > 0.2).mean()) for i in range(1, len(presets))]
+    assert changed[1] < changed[0], changed  # one eye shut against two
