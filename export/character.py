@@ -197,9 +197,12 @@ def with_missing_drawn(sources: SourceSet, expressions: np.ndarray, precropped: 
     paths = []
     for variant in drawn:
         paths.append(folder / f"{path.stem} ({variant.preset}).png")
-        pixels = variant.rgb if alpha is None else np.dstack([variant.rgb, alpha])
-        Image.fromarray(pixels).save(paths[-1])
-    log.info("drawn into %s, which no image shows: %s", path.name, ", ".join(v.preset for v in drawn))
+        # the image itself wherever nothing was drawn: not its colours over white where it is
+        # transparent, which made every outline's soft edge differ between the drawings
+        pixels = np.where((variant.rgb != over_white).any(-1, keepdims=True), variant.rgb, rgb)
+        Image.fromarray(pixels if alpha is None else np.dstack([pixels, alpha])).save(paths[-1])
+    log.warning("%s: drew into it what no image shows (%s); give drawings of these to have your own",
+                path.name, ", ".join(v.preset for v in drawn))
     # framed afresh: each drawing's figure is its image's, so the set is framed as it was
     extended = load_sources([*sources.paths, *paths], sources.images.shape[-1], precropped=precropped, rule=rule)
     return extended, np.concatenate([expressions, np.stack([v.params for v in drawn])])
