@@ -124,7 +124,7 @@ def test_a_one_image_character_turns_with_the_driver_but_barely_blinks_or_talks(
 def test_a_one_image_character_blinks_and_talks_with_what_is_missing_drawn_into_it():
     """The same identities and frames, with shut eyes, winks and an open mouth drawn into the rest
     drawing where its features are found (export/expression_variants.py), as characters are made.
-    Measured: 0.50 x static; follow 1.16 / 0.67 / 0.90 / 0.93 / 0.97 (0.83 / 0.33 without)."""
+    Measured: 0.50 x static; follow 1.18 / 0.67 / 0.89 / 0.93 / 0.97 (0.83 / 0.33 without)."""
     from export.base_model import load_base
     from export.train.sheet_eval import SheetEvalConfig, sheet_evaluate
 

@@ -20,8 +20,8 @@ from puppet.sources import CropRule, load_sources, read_image
 
 DRAWN = Path(__file__).parent / "data" / "drawn"
 SIDE = 256
-# Held-out identities whose eyes and mouth are both found (of the first 16: 12 have their eyes
-# found, 15 their mouths; the others wear glasses or have no eyes' marks apart from the brows').
+# Held-out identities whose eyes and mouth are both found (of the first 16: 14 have their eyes
+# found, 15 their mouths; the two others wear glasses).
 FOUND = (0, 4, 5)
 # Drawings of the test data whose eyes are found (of nine rest drawings: the other two wear
 # glasses; all nine mouths are found).
