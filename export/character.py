@@ -182,8 +182,7 @@ def with_missing_drawn(sources: SourceSet, expressions: np.ndarray, precropped: 
     rest = covering_references(expressions, 1)[0]
     path = sources.paths[rest]
     rgb, alpha = read_image(path)
-    over_white = rgb if alpha is None else (
-        rgb * (alpha[..., None] / 255.0) + 255 * (1 - alpha[..., None] / 255.0) + 0.5).astype(np.uint8)
+    over_white = expression_variants.over_white(rgb, alpha)
     room = MAX_SOURCES - len(sources.paths)
     try:
         drawn = expression_variants.variants(over_white, expressions[rest], expression_variants.wanted(expressions))[:room]

@@ -159,6 +159,15 @@ def _centre(mask: np.ndarray) -> np.ndarray:
     return np.array([xs.mean(), ys.mean()])
 
 
+def over_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """uint8 [H,W,3] RGB with its alpha [H,W] (or None) -> the drawing over white, as the
+    functions here take it."""
+    if alpha is None:
+        return rgb
+    a = alpha[..., None] / 255.0
+    return (rgb * a + 255 * (1 - a) + 0.5).astype(np.uint8)
+
+
 def find_marks(rgb: np.ndarray) -> FaceMarks:
     """The drawing's eyes and mouth (uint8 [H,W,3] RGB, drawn over white where transparent). A
     feature whose marks are not where a face has it is None; FeaturesNotFound when no face is."""

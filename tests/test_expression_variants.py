@@ -31,11 +31,6 @@ ALL = {"blink", "wink left", "wink right", "mouth open"}
 WITH_MOUTH = {f"{eyes} + mouth open" for eyes in ("blink", "wink left", "wink right")}
 
 
-def over_white(path: Path) -> np.ndarray:
-    rgb, alpha = read_image(path)
-    return rgb if alpha is None else (rgb * (alpha[..., None] / 255) + 255 * (1 - alpha[..., None] / 255) + 0.5).astype(np.uint8)
-
-
 def rest_render(i: int) -> tuple[np.ndarray, dict]:
     ident = Identity.from_seed(HELD_OUT_SEEDS + i, "classic")
     frame = reference_frames(ident, P.neutral()[None], SIDE)[0]
@@ -90,7 +85,7 @@ def test_the_expression_reader_reads_the_drawn_expressions(name, tmp_path):
     path = DRAWN / name
     rgb, alpha = read_image(path)
     # read as a set of four (the reader reads each image beside the set's median)
-    drawn = [v for v in V.variants(over_white(path), P.neutral(), {"blink", "wink left", "mouth open"})
+    drawn = [v for v in V.variants(V.over_white(rgb, alpha), P.neutral(), {"blink", "wink left", "mouth open"})
              if " + " not in v.preset]
     assert [v.preset for v in drawn] == ["blink", "wink left", "mouth open"]
     paths = [path]

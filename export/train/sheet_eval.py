@@ -90,11 +90,11 @@ class _Character:
         self.base, self.ident, self.res = base, ident, res
         self.sheet = sheet_params(sources)
         refs = reference_frames(ident, self.sheet, res)  # [K,4,R,R]
+        with torch.no_grad():  # of the sources given, not of what is drawn into them
+            identity = base.model.identity(torch.from_numpy(refs[:, :3] * refs[:, 3:])[None])  # [1,K,3,R,R] -> [1,I]
         if draw_missing:
             refs, self.sheet = self.with_variants(refs)
         self.sources = refs[:, :3] * refs[:, 3:]  # [K,3,R,R] masked
-        with torch.no_grad():
-            identity = base.model.identity(torch.from_numpy(self.sources)[None])  # [1,K,3,R,R] -> [1,I]
         warp = {}
         if base.model.warp is not None:
             warp = {"references": as_bytes(refs[:, :3], refs[:, 3:]), "reference_params": torch.from_numpy(self.sheet),
