@@ -202,8 +202,10 @@ def with_missing_drawn(sources: SourceSet, expressions: np.ndarray, precropped: 
         Image.fromarray(pixels if alpha is None else np.dstack([pixels, alpha])).save(paths[-1])
     log.warning("%s: drew into it what no image shows (%s); give drawings of these to have your own",
                 path.name, ", ".join(v.preset for v in drawn))
-    # framed afresh: each drawing's figure is its image's, so the set is framed as it was
-    extended = load_sources([*sources.paths, *paths], sources.images.shape[-1], precropped=precropped, rule=rule)
+    # framed afresh: each drawing's figure is its image's, so the set is framed as it was (and what
+    # was said of the images is not said again of the drawings made from one of them)
+    extended = load_sources([*sources.paths, *paths], sources.images.shape[-1], precropped=precropped, rule=rule,
+                            warn=False)
     return extended, np.concatenate([expressions, np.stack([v.params for v in drawn])])
 
 

@@ -203,8 +203,9 @@ def _cropped(paths: list[Path], read: list[tuple], squares: list[Square], resolu
 
 
 def load_sources(paths: list[Path], resolution: int, precropped: bool = False,
-                 rule: CropRule = CropRule()) -> SourceSet:
-    """Each image cropped and masked at ``resolution``; SourceError names one that cannot be used."""
+                 rule: CropRule = CropRule(), warn: bool = True) -> SourceSet:
+    """Each image cropped and masked at ``resolution``; SourceError names one that cannot be used.
+    ``warn``: log the set's warnings (they are in ``warnings`` either way)."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise SourceError("no source images given")
@@ -221,8 +222,9 @@ def load_sources(paths: list[Path], resolution: int, precropped: bool = False,
         reason = scale_warning(paths, squares, "face" if faces else "figure")
         if reason:
             warnings.append(reason)
-    for w in warnings:
-        log.warning(w)
+    if warn:
+        for w in warnings:
+            log.warning(w)
     return _cropped(paths, read, squares, resolution, warnings)
 
 

@@ -168,3 +168,16 @@ def test_a_character_made_from_one_drawing_blinks_and_talks(tmp_path, caplog, dr
     assert l[2] < P.SHUT_EYE and r[2] > opened and m[2] < P.OPEN_MOUTH, read  # wink left
     assert min(l[3], r[3]) > opened and m[3] >= P.OPEN_MOUTH, read  # mouth open
     assert max(l[4], r[4]) < P.SHUT_EYE and m[4] >= P.OPEN_MOUTH, read  # both
+
+
+def test_what_is_said_of_an_image_is_said_once(tmp_path, caplog):
+    """A grayscale drawing gets its warning once: not again for each drawing made from it, under a
+    name in a temporary folder that the user never gave."""
+    from export.character import CharacterOptions, make_character
+    from puppet.assets import DEFAULT_BASE
+
+    with caplog.at_level("WARNING"):
+        make_character(DEFAULT_BASE, [DRAWN / "lorelei" / "Jiwoo_0.png"], tmp_path / "one.puppet",
+                       CharacterOptions(name="one", compact=True))
+    assert caplog.text.count("grayscale") == 1, caplog.text
+    assert "(blink)" not in caplog.text and "drew into it" in caplog.text
