@@ -165,7 +165,7 @@ def warp_character(base: BaseModel, sources: SourceSet, opts: CharacterOptions) 
     expressions = relative_pose(source_expressions(base, sources, opts.source_params))
     identity = mean_identity(base.model, sources)  # of the images given, not of what is drawn into them
     with tempfile.TemporaryDirectory() as folder:
-        if opts.draw_missing and P.missing_expressions(expressions):
+        if opts.draw_missing and expression_variants.wanted(expressions):
             sources, expressions = with_missing_drawn(sources, expressions, opts.precropped,
                                                       CropRule.for_driving(base.cfg.driving_mode), Path(folder))
         for missing in P.missing_expressions(expressions):

@@ -37,6 +37,18 @@ EYE_SIZE, MOUTH_SIZE = (0.42, 0.27), (0.6, 0.3)
 CHEEKS = (50, 280, 205, 425, 117, 346)
 
 
+def _marks(rgb: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """bool [H,W]: the pixels of uint8 [H,W,3] ``rgb`` that are drawn marks, not ``skin``."""
+    return np.linalg.norm(rgb.astype(np.float32) - skin, axis=-1) > MARK_CONTRAST
+
+
+def _ends_inside(stat: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """Whether a connected stroke (a row of connectedComponentsWithStats' stats) ends inside the
+    patch of ``shape``: one that runs on beyond it is hair, the face's outline or a glasses' frame."""
+    sx, sy, sw, sh = stat[:4]
+    return sx > 0 and sy > 0 and sx + sw < shape[1] and sy + sh < shape[0]
+
+
 class FeaturesNotFound(ValueError):
     """The drawing's eyes or mouth could not be told apart from the rest of it."""
 
@@ -96,8 +108,8 @@ def _strokes_meeting(marks: np.ndarray, near: tuple[float, float, float, float],
         sx, sy, sw, sh, _ = stats[i]
         if sx > x1 or sx + sw < x0 or sy > y1 or sy + sh < y0:
             continue
-        if sx == 0 or sy == 0 or sx + sw == marks.shape[1] or sy + sh == marks.shape[0]:
-            continue  # runs on beyond the patch: hair, the face's outline
+        if not _ends_inside(stats[i], marks.shape):
+            continue
         if sw > largest[0] or sh > largest[1]:
             large |= labels == i
         else:
@@ -115,8 +127,7 @@ def _feature(rgb: np.ndarray, points: np.ndarray, skin: np.ndarray, largest: tup
     # a patch wide enough that a feature the mesh placed roughly still ends inside it
     px0, px1 = int(max(0, cx - 2 * w)), int(min(rgb.shape[1], cx + 2 * w))
     py0, py1 = int(max(0, cy - 3 * h)), int(min(rgb.shape[0], cy + 3 * h))
-    patch = rgb[py0:py1, px0:px1].astype(np.float32)
-    marks = np.linalg.norm(patch - skin, axis=-1) > MARK_CONTRAST
+    marks = _marks(rgb[py0:py1, px0:px1], skin)
     near = (cx - 0.65 * w - px0, cy - 0.65 * h - py0, cx + 0.65 * w - px0, cy + 0.65 * h - py0)
     keep, large = _strokes_meeting(marks, near, largest)
     count, labels = cv2.connectedComponents(large.astype(np.uint8), connectivity=8)
@@ -212,13 +223,13 @@ def _twin(rgb: np.ndarray, eye: np.ndarray, skin: np.ndarray, face_width: float)
     reach = max(h, 0.2 * face_width)
     px0, px1 = int(max(0, x0 - 0.9 * face_width)), int(min(rgb.shape[1], x1 + 0.9 * face_width))
     py0, py1 = int(max(0, y0 - reach)), int(min(rgb.shape[0], y1 + reach))
-    marks = np.linalg.norm(rgb[py0:py1, px0:px1].astype(np.float32) - skin, axis=-1) > MARK_CONTRAST
+    marks = _marks(rgb[py0:py1, px0:px1], skin)
     marks &= ~eye[py0:py1, px0:px1]
     count, labels, stats, centres = cv2.connectedComponentsWithStats(marks.astype(np.uint8), connectivity=8)
     best, score = None, np.inf
     for i in range(1, count):
         sx, sy, sw, sh, _ = stats[i]
-        if sx == 0 or sy == 0 or sx + sw == marks.shape[1] or sy + sh == marks.shape[0]:
+        if not _ends_inside(stats[i], marks.shape):
             continue
         if not (0.5 <= sw / w <= 2 and 0.5 <= sh / h <= 2) or sx + px0 <= x1 and sx + sw + px0 > x0:
             continue  # not an eye's size, or above or below this one
@@ -266,7 +277,7 @@ def _painted_over(rgb: np.ndarray, mask: np.ndarray, skin: np.ndarray, face_widt
     cover = cv2.dilate(mask.astype(np.uint8), np.ones((grow, grow), np.uint8))
     around = cv2.dilate(cover, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > cover
     source = rgb.copy()
-    source[around & (np.linalg.norm(rgb.astype(np.float32) - skin, axis=-1) > MARK_CONTRAST)] = skin.round().astype(np.uint8)
+    source[around & _marks(rgb, skin)] = skin.round().astype(np.uint8)
     out = rgb.copy()
     out[cover > 0] = cv2.inpaint(source, cover, grow, cv2.INPAINT_TELEA)[cover > 0]
     return out
@@ -344,13 +355,11 @@ def variants(rgb: np.ndarray, rest: np.ndarray, wanted: set[str], marks: FaceMar
 
 def wanted(expressions: np.ndarray) -> set[str]:
     """The presets to draw for a set of images [N, NUM_PARAMS]: those whose like no image shows
-    (as :func:`puppet.params.missing_expressions` judges it)."""
-    e = np.asarray(expressions, dtype=np.float32).reshape(-1, P.NUM_PARAMS)
-    shut = {side: bool((e[:, P.INDEX[f"eye_open_{side}"]] <= P.SHUT_EYE).any()) for side in "lr"}
-    out = set()
-    if not any(shut.values()):
+    (:func:`puppet.params.shown_expressions`)."""
+    shown = P.shown_expressions(expressions)
+    out = {f"wink {side}" for side in ("left", "right") if not shown[side]}
+    if not (shown["left"] or shown["right"]):
         out.add("blink")
-    out |= {f"wink {name}" for side, name in (("l", "left"), ("r", "right")) if not shut[side]}
-    if not (e[:, P.INDEX["mouth_open"]] >= P.OPEN_MOUTH).any():
+    if not shown["mouth"]:
         out.add("mouth open")
     return out

@@ -169,9 +169,17 @@ PRESETS: dict[str, dict[str, float]] = {
 }
 
 
-# What a source image counts as showing, for missing_expressions: the presets' values are 0
+# What a source image counts as showing, for shown_expressions: the presets' values are 0
 # (blink, wink) and 0.35 (mouth open).
 SHUT_EYE, OPEN_MOUTH = 0.35, 0.3
+
+
+def shown_expressions(expressions: np.ndarray) -> dict[str, bool]:
+    """Whether any image of a character's set [N, NUM_PARAMS] shows the (on-screen) left eye shut,
+    the right eye shut, and an open mouth: keys ``left``, ``right`` and ``mouth``."""
+    e = np.asarray(expressions, dtype=np.float32).reshape(-1, NUM_PARAMS)
+    shown = {side: bool((e[:, INDEX[f"eye_open_{side[0]}"]] <= SHUT_EYE).any()) for side in ("left", "right")}
+    return {**shown, "mouth": bool((e[:, INDEX["mouth_open"]] >= OPEN_MOUTH).any())}
 
 
 def missing_expressions(expressions: np.ndarray) -> list[str]:
@@ -179,15 +187,14 @@ def missing_expressions(expressions: np.ndarray) -> list[str]:
     cannot do: a warp-head character (the embedded base) shows only its own drawings, and its
     residual paints next to nothing, so without shut eyes it does not blink and without an open
     mouth it does not talk. Empty when the set has both."""
-    e = np.asarray(expressions, dtype=np.float32).reshape(-1, NUM_PARAMS)
-    shut = {side: bool((e[:, INDEX[f"eye_open_{side[0]}"]] <= SHUT_EYE).any()) for side in ("left", "right")}
+    shown = shown_expressions(expressions)
     missing = []
-    if not any(shut.values()):
+    if not (shown["left"] or shown["right"]):
         missing.append("shut eyes, so the character will not blink")
     for side, other in (("left", "right"), ("right", "left")):
-        if shut[other] and not shut[side]:
+        if shown[other] and not shown[side]:
             missing.append(f"the {side} eye shut, so that eye will not close")
-    if not (e[:, INDEX["mouth_open"]] >= OPEN_MOUTH).any():
+    if not shown["mouth"]:
         missing.append("an open mouth, so the character will not talk")
     return missing
 
