@@ -8,6 +8,10 @@ she cries (0-60), wide open while she laughs (256-340); head turned to her left 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import av
 import numpy as np
 import pytest
@@ -15,6 +19,7 @@ from conftest import ADVENTURER, DEMO_CLIP
 
 from puppet import params as P
 from puppet.tracking import FaceTracker, crop_face, detect_face_box, estimate_params
+from puppet.tracking.native_log import native_lines_filtered
 
 FPS = 24000 / 1001
 
@@ -129,3 +134,34 @@ def test_still_images(clip_frames):
     drawing = np.asarray(Image.open(ADVENTURER / "yuna_0.png").convert("RGB"))
     result = estimate_params(drawing)
     assert result is None or result.shape == (P.NUM_PARAMS,)
+
+
+def test_tracking_keeps_mediapipe_start_up_lines_off_stderr(tmp_path):
+    """A fresh process that tracks the demo clip (a blank frame first, so the graph's first run
+    and its first face come apart) writes nothing to stderr but what Python itself says."""
+    script = f"""
+import sys, av, numpy as np
+from puppet.tracking import FaceTracker
+with av.open({str(DEMO_CLIP)!r}) as c:
+    frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(4), c.decode(video=0))]
+with FaceTracker() as tracker:
+    found = [tracker.process(np.zeros_like(frames[0]), 0.0).found]
+    found += [tracker.process(f, (i + 1) / 24).found for i, f in enumerate(frames)]
+print("said meanwhile", file=sys.stderr)
+assert found == [False, True, True, True, True], found
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "said meanwhile\n"
+
+
+def test_filtered_native_lines_keep_everything_else(capfd):
+    with native_lines_filtered():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"W0000 00:00:1796186040.294260    4565 inference_feedback_manager.cc:114] "
+                    b"Feedback manager requires a model with a single signature inference.\n")
+        os.write(2, b"E0000 00:00:1796186040.294260    4565 face_landmarker.cc:10] a real failure\n")
+        os.write(2, b"a warning of our own\n")
+    assert capfd.readouterr().err == (
+        "E0000 00:00:1796186040.294260    4565 face_landmarker.cc:10] a real failure\n"
+        "a warning of our own\n")

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from puppet import params as P
 from puppet.heads import PROXY, Identity, render_head
+from puppet.tracking.native_log import native_lines_filtered
 
 from .augment import PoseAugment
 from .references import reference_frames, sheet_params
@@ -218,7 +219,7 @@ def segment(frames: list[np.ndarray]) -> list[np.ndarray]:
     """Person masks from mediapipe's selfie segmentation (its model ships in the wheel)."""
     import mediapipe as mp
 
-    with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
+    with native_lines_filtered(), mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
         return [seg.process(f).segmentation_mask.astype(np.float32) for f in frames]
 
 

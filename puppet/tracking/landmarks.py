@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .native_log import native_lines_filtered
+
 # Landmark indices of the face mesh. "l"/"r" are on screen (image) left/right.
 EYE_L = {"outer": 33, "inner": 133, "top": (159, 158), "bottom": (145, 153)}
 EYE_R = {"outer": 263, "inner": 362, "top": (386, 385), "bottom": (374, 380)}
@@ -25,13 +27,21 @@ class FaceMesh:
                  min_tracking: float = 0.5):
         import mediapipe as mp
 
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True,
-            min_detection_confidence=min_detection, min_tracking_confidence=min_tracking)
+        with native_lines_filtered():
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True,
+                min_detection_confidence=min_detection, min_tracking_confidence=min_tracking)
+        # The graph's native start-up lines come with its first run and its first face.
+        self._found_face = False
 
     def __call__(self, rgb: np.ndarray) -> list[np.ndarray]:
         h, w = rgb.shape[:2]
-        result = self._mesh.process(rgb)
+        if self._found_face:
+            result = self._mesh.process(rgb)
+        else:
+            with native_lines_filtered():
+                result = self._mesh.process(rgb)
+            self._found_face = bool(result.multi_face_landmarks)
         faces = []
         for face in result.multi_face_landmarks or []:
             pts = np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32)  # [478, 3] normalised
