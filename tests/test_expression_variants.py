@@ -23,9 +23,10 @@ SIDE = 256
 # Held-out identities whose eyes and mouth are both found (of the first 16: 14 have their eyes
 # found, 15 their mouths; the two others wear glasses).
 FOUND = (0, 4, 5)
-# Drawings of the test data whose eyes are found (of nine rest drawings: the other two wear
-# glasses; all nine mouths are found).
-DRAWINGS_WITH_EYES = ("big-smile/Minji_0.png", "big-smile/Yerin_0.png", "lorelei/Hana_0.png", "lorelei/Jiwoo_0.png",
+# Drawings of the test data whose eyes are found (of nine rest drawings: not Sora, whose glasses'
+# bar is drawn over her lids; all nine mouths are found). Doyun's far eye touches her glasses'
+# frame and is found as the near one's mirror image.
+DRAWINGS_WITH_EYES = ("big-smile/Doyun_0.png", "big-smile/Minji_0.png", "big-smile/Yerin_0.png", "lorelei/Hana_0.png", "lorelei/Jiwoo_0.png",
                       "micah/Ara_0.png", "micah/Jun_0.png", "micah/Seoyeon_0.png")
 ALL = {"blink", "wink left", "wink right", "mouth open"}
 WITH_MOUTH = {f"{eyes} + mouth open" for eyes in ("blink", "wink left", "wink right")}
@@ -99,6 +100,25 @@ def test_the_expression_reader_reads_the_drawn_expressions(name, tmp_path):
     assert l[1] < P.SHUT_EYE and r[1] < P.SHUT_EYE  # blink
     assert l[2] < P.SHUT_EYE and r[2] > 0.8  # wink left: the on-screen left eye alone
     assert mouth[3] >= P.OPEN_MOUTH and l[3] > 0.8 and r[3] > 0.8
+
+
+def test_an_eye_touching_a_glasses_frame_is_found_as_its_twins_mirror_image():
+    """Doyun's far eye is one stroke with her glasses' frame: it is found where the near eye's
+    mirror image matches, without the frame (which a closed lid would otherwise erase). Sora's
+    frame is drawn over her lids: no eyes are drawn rather than a frame cut through."""
+    rgb, alpha = read_image(DRAWN / "big-smile" / "Doyun_0.png")
+    drawing = V.over_white(rgb, alpha)
+    marks = V.find_marks(drawing)
+    assert marks.eye_l is not None and marks.eye_r is not None
+    near, far = marks.eye_l, marks.eye_r
+    assert V._mirror_image(drawing, near, marks.skin, marks.face_width) is not None
+    frame_colour = np.array([200, 150, 30])  # the frame's gold, far from the eye's dark brown
+    assert (np.abs(drawing[far].astype(int) - frame_colour).max(-1) < 50).mean() < 0.05
+    x0, y0, x1, y1 = V._extent(far)
+    assert x1 - x0 < 0.2 * marks.face_width and y1 - y0 < 0.2 * marks.face_width
+    rgb, alpha = read_image(DRAWN / "lorelei" / "Sora_0.png")
+    sora = V.find_marks(V.over_white(rgb, alpha))
+    assert sora.eye_l is None and sora.eye_r is None and sora.mouth is not None
 
 
 def test_a_drawing_without_a_face_gives_the_reason():
