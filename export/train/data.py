@@ -23,7 +23,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from puppet import params as P
 from puppet.heads import PROXY, Identity, render_head
-from puppet.tracking.native_log import native_lines_filtered
+from puppet.tracking.native_log import quiet_for
 
 from .augment import PoseAugment
 from .references import reference_frames, sheet_params
@@ -219,7 +219,8 @@ def segment(frames: list[np.ndarray]) -> list[np.ndarray]:
     """Person masks from mediapipe's selfie segmentation (its model ships in the wheel)."""
     import mediapipe as mp
 
-    with native_lines_filtered(), mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
+    quiet_for()
+    with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
         return [seg.process(f).segmentation_mask.astype(np.float32) for f in frames]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .native_log import native_lines_filtered
+from .native_log import quiet_for
 
 # Landmark indices of the face mesh. "l"/"r" are on screen (image) left/right.
 EYE_L = {"outer": 33, "inner": 133, "top": (159, 158), "bottom": (145, 153)}
@@ -27,21 +27,18 @@ class FaceMesh:
                  min_tracking: float = 0.5):
         import mediapipe as mp
 
-        with native_lines_filtered():
-            self._mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True,
-                min_detection_confidence=min_detection, min_tracking_confidence=min_tracking)
-        # The graph's native start-up lines come with its first run and its first face.
-        self._found_face = False
+        quiet_for()  # the graph's native start-up lines: see native_log
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True,
+            min_detection_confidence=min_detection, min_tracking_confidence=min_tracking)
+        self._found_face = False  # more such lines come with the graph's first face
 
     def __call__(self, rgb: np.ndarray) -> list[np.ndarray]:
         h, w = rgb.shape[:2]
-        if self._found_face:
-            result = self._mesh.process(rgb)
-        else:
-            with native_lines_filtered():
-                result = self._mesh.process(rgb)
-            self._found_face = bool(result.multi_face_landmarks)
+        if not self._found_face:
+            quiet_for()
+        result = self._mesh.process(rgb)
+        self._found_face = self._found_face or bool(result.multi_face_landmarks)
         faces = []
         for face in result.multi_face_landmarks or []:
             pts = np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32)  # [478, 3] normalised
@@ -49,5 +46,5 @@ class FaceMesh:
         return faces
 
     def close(self) -> None:
-        with native_lines_filtered():  # a graph that ran but found no face says it on closing
-            self._mesh.close()
+        quiet_for()
+        self._mesh.close()
