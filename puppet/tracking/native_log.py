@@ -6,7 +6,7 @@ straight to the process's stderr: TFLite's "Created TensorFlow Lite XNNPACK dele
 use. No environment variable or API of the mediapipe this project installs turns them off
 (GLOG_minloglevel and TF_CPP_MIN_LOG_LEVEL do not), and to a user they read as faults. Some come
 from the graph's own threads after the call that caused them has returned, so catching stderr
-around each call is not enough (a line got through about once in four starts).
+around each call is not enough (a line still got through now and then).
 
 So while a graph warms up, file descriptor 2 is a pipe, and a thread passes on at once every
 chunk written to it, less the known lines; a few seconds after the last graph event
