@@ -125,18 +125,27 @@ def _strokes_meeting(marks: np.ndarray, near: tuple[float, float, float, float],
     return keep, large
 
 
-def _feature(rgb: np.ndarray, points: np.ndarray, skin: np.ndarray, largest: tuple[float, float]) -> np.ndarray | None:
-    """bool [H,W]: the marks drawn where the mesh's ``points`` put a feature no larger than
-    ``largest`` (width, height in pixels), or None."""
+def _patch(rgb: np.ndarray, points: np.ndarray, least: float = 0.0
+           ) -> tuple[tuple[int, int, int, int], tuple[float, float, float, float]]:
+    """((x0, y0, x1, y1) of the patch around the mesh's ``points`` of a feature, at least ``least``
+    pixels each way from its centre, in the picture; the box near the points, in the patch). The
+    patch is wide enough that a feature the mesh placed roughly still ends inside it."""
     x0, y0, x1, y1 = _box(points)
     w = x1 - x0
     h = max(y1 - y0, 0.3 * w)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    # a patch wide enough that a feature the mesh placed roughly still ends inside it
-    px0, px1 = int(max(0, cx - 2 * w)), int(min(rgb.shape[1], cx + 2 * w))
-    py0, py1 = int(max(0, cy - 3 * h)), int(min(rgb.shape[0], cy + 3 * h))
-    marks = _marks(rgb[py0:py1, px0:px1], skin)
+    rx, ry = max(2 * w, least), max(3 * h, least)
+    px0, px1 = int(max(0, cx - rx)), int(min(rgb.shape[1], cx + rx))
+    py0, py1 = int(max(0, cy - ry)), int(min(rgb.shape[0], cy + ry))
     near = (cx - 0.65 * w - px0, cy - 0.65 * h - py0, cx + 0.65 * w - px0, cy + 0.65 * h - py0)
+    return (px0, py0, px1, py1), near
+
+
+def _feature(rgb: np.ndarray, points: np.ndarray, skin: np.ndarray, largest: tuple[float, float]) -> np.ndarray | None:
+    """bool [H,W]: the marks drawn where the mesh's ``points`` put a feature no larger than
+    ``largest`` (width, height in pixels), or None."""
+    (px0, py0, px1, py1), near = _patch(rgb, points)
+    marks = _marks(rgb[py0:py1, px0:px1], skin)
     keep, large = _strokes_meeting(marks, near, largest)
     count, labels = cv2.connectedComponents(large.astype(np.uint8), connectivity=8)
     for i in range(1, count):  # a brow joined to its eye by lashes: cut at the narrowest row above the eye
@@ -161,16 +170,10 @@ def _by_its_white(rgb: np.ndarray, points: np.ndarray, skin: np.ndarray, face_wi
     adventurer style), found by its white: the largest stroke lighter than the skin that meets the
     mesh's eye, with what it holds (the pupil) and its outline below the brow; or None. The brow's
     edge is left out, so that painting the eye over keeps it."""
-    x0, y0, x1, y1 = _box(points)
-    w, h = x1 - x0, max(y1 - y0, 0.3 * (x1 - x0))
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     # wider than _feature's patch: the mesh puts such an eye's box in its upper part, under the brow
-    rx, ry = max(2 * w, 0.3 * face_width), max(3 * h, 0.3 * face_width)
-    px0, px1 = int(max(0, cx - rx)), int(min(rgb.shape[1], cx + rx))
-    py0, py1 = int(max(0, cy - ry)), int(min(rgb.shape[0], cy + ry))
+    (px0, py0, px1, py1), near = _patch(rgb, points, 0.3 * face_width)
     patch = rgb[py0:py1, px0:px1]
     light = _marks(patch, skin) & (patch.astype(np.float32).sum(-1) > skin.sum() + MARK_CONTRAST)
-    near = (cx - 0.65 * w - px0, cy - 0.65 * h - py0, cx + 0.65 * w - px0, cy + 0.65 * h - py0)
     whites, _ = _strokes_meeting(light, near, (EYE_SIZE[0] * face_width, EYE_SIZE[1] * face_width))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(whites.astype(np.uint8), connectivity=8)
     if count < 2:
