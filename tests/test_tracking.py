@@ -155,21 +155,26 @@ assert found == [False, True, True, True, True], found
 
 def test_while_quiet_only_the_known_native_lines_are_kept_off_stderr():
     """A process that writes to stderr while the filter is on, and exits at once: the known lines
-    are gone, everything else arrives whole and in order (a progress bar's partial line, an error
-    line of mediapipe's, what Python says last)."""
+    are gone, TFLite's too though written in pieces, and everything else arrives whole and in
+    order (a progress bar's partial line, an error line of mediapipe's, what Python says last, a
+    line never ended)."""
     script = """
-import os, sys
+import os, sys, time
 from puppet.tracking.native_log import quiet_for
 quiet_for()
-os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n")
+for piece in (b"INFO: ", b"Created TensorFlow Lite XNNPACK delegate for CPU.", b"\\n"):  # as TFLite writes it
+    os.write(2, piece)
+    time.sleep(0.05)
 os.write(2, b"render [#....] 1/30\\r")
 os.write(2, b"W0000 00:00:1796186040.294260    4565 inference_feedback_manager.cc:114] "
             b"Feedback manager requires a model with a single signature inference.\\n"
             b"E0000 00:00:1796186040.294260    4565 face_landmarker.cc:10] a real failure\\n")
 print("a last word", file=sys.stderr)
+os.write(2, b"INFO: ")  # never ended: passed on at the end
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr == (b"render [#....] 1/30\r"
                            b"E0000 00:00:1796186040.294260    4565 face_landmarker.cc:10] a real failure\n"
-                           b"a last word\n")
+                           b"a last word\n"
+                           b"INFO: ")

@@ -8,9 +8,10 @@ use. No environment variable or API of the mediapipe this project installs turns
 from the graph's own threads after the call that caused them has returned, so catching stderr
 around each call is not enough (a line still got through now and then).
 
-So while a graph warms up, file descriptor 2 is a pipe, and a thread passes on at once every
-chunk written to it, less the known lines; a few seconds after the last graph event
-(:func:`quiet_for`), stderr is the terminal again. Nothing else is dropped or held back.
+So while a graph warms up, file descriptor 2 is a pipe, and a thread passes on at once all that
+is written to it, less the known lines (a line not yet ended that may become one waits for its
+end); a few seconds after the last graph event (:func:`quiet_for`), stderr is the terminal again.
+Nothing else is dropped.
 """
 
 from __future__ import annotations
@@ -22,18 +23,32 @@ import sys
 import threading
 import time
 
-KNOWN_LINES = re.compile(
-    rb"INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."
-    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    rb"|[IW]\d{4} [\d:.]+ +\d+ (inference_feedback_manager|landmark_projection_calculator)\.cc:\d+\] [^\n]*")
+# TFLite writes its line in pieces (the severity, the message, the newline), absl its whole.
+LITERAL_LINES = (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
+                 b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR")
+ABSL_LINES = re.compile(
+    rb"[IW]\d{4} [\d:.]+ +\d+ (inference_feedback_manager|landmark_projection_calculator)\.cc:\d+\] [^\n]*")
+ABSL_START = re.compile(rb"[IW]\d{0,4}( [^\n]*)?")
 # How long after a graph event the pipe stays: a graph's threads write within a second of it.
 QUIET_S = 3.0
 
 
-def without_known_lines(chunk: bytes) -> bytes:
-    """``chunk`` less its whole lines that are mediapipe's known start-up lines."""
-    return b"".join(line for line in chunk.splitlines(keepends=True)
-                    if not KNOWN_LINES.fullmatch(line.rstrip(b"\r\n")))
+def _known(line: bytes) -> bool:
+    line = line.rstrip(b"\r\n")
+    return line in LITERAL_LINES or ABSL_LINES.fullmatch(line) is not None
+
+
+def _may_become_known(partial: bytes) -> bool:
+    """Whether a line not yet ended may be the start of a known one."""
+    return any(line.startswith(partial) for line in LITERAL_LINES) or ABSL_START.fullmatch(partial) is not None
+
+
+def without_known_lines(text: bytes) -> tuple[bytes, bytes]:
+    """(``text`` less its whole lines that are mediapipe's known start-up lines, the unended
+    line at its end that may become one: to be put before what comes next)."""
+    lines = text.splitlines(keepends=True)
+    held = lines.pop() if lines and not lines[-1].endswith((b"\n", b"\r")) and _may_become_known(lines[-1]) else b""
+    return b"".join(line for line in lines if not _known(line)), held
 
 
 class _Filter:
@@ -65,9 +80,13 @@ class _Filter:
     def _pass_on(self, read: int, saved: int) -> None:
         # Ends when the pipe's last writer is gone: when stderr is restored, or when something
         # else put its own file in its place (a test runner's capture), which is then left there.
+        held = b""
         while chunk := os.read(read, 65536):
-            if kept := without_known_lines(chunk):
+            kept, held = without_known_lines(held + chunk)
+            if kept:
                 os.write(saved, kept)
+        if held:
+            os.write(saved, held)
         with self._lock:
             if self._saved == saved:
                 self._saved = None
