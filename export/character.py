@@ -165,8 +165,9 @@ def warp_character(base: BaseModel, sources: SourceSet, opts: CharacterOptions) 
     expressions = relative_pose(source_expressions(base, sources, opts.source_params))
     identity = mean_identity(base.model, sources)  # of the images given, not of what is drawn into them
     with tempfile.TemporaryDirectory() as folder:
-        if opts.draw_missing and expression_variants.wanted(expressions):
-            sources, expressions = with_missing_drawn(sources, expressions, opts.precropped,
+        wanted = expression_variants.wanted(expressions) if opts.draw_missing else set()
+        if wanted:
+            sources, expressions = with_missing_drawn(sources, expressions, wanted, opts.precropped,
                                                       CropRule.for_driving(base.cfg.driving_mode), Path(folder))
         for missing in P.missing_expressions(expressions):
             log.warning("no image shows %s: add a drawing that does (or, if one does, give its expression "
@@ -174,18 +175,22 @@ def warp_character(base: BaseModel, sources: SourceSet, opts: CharacterOptions) 
         return _warp_graph(base, sources, expressions, identity, opts)
 
 
-def with_missing_drawn(sources: SourceSet, expressions: np.ndarray, precropped: bool, rule: CropRule,
-                       folder: Path) -> tuple[SourceSet, np.ndarray]:
-    """The sources and their expressions with what no image shows drawn into the image nearest rest
+def with_missing_drawn(sources: SourceSet, expressions: np.ndarray, wanted: set[str], precropped: bool,
+                       rule: CropRule, folder: Path) -> tuple[SourceSet, np.ndarray]:
+    """The sources and their expressions with what no image shows (the presets ``wanted``: see
+    :func:`~.expression_variants.wanted`) drawn into the image nearest rest
     (:mod:`~.expression_variants`), each drawing written to ``folder`` as a PNG with that image's
     transparency, and the set framed again with them."""
+    room = MAX_SOURCES - len(sources.paths)
+    if room <= 0:
+        log.warning("%d images are the most a character takes, so nothing was drawn into them", MAX_SOURCES)
+        return sources, expressions
     rest = covering_references(expressions, 1)[0]
     path = sources.paths[rest]
     rgb, alpha = read_image(path)
     over_white = expression_variants.over_white(rgb, alpha)
-    room = MAX_SOURCES - len(sources.paths)
     try:
-        drawn = expression_variants.variants(over_white, expressions[rest], expression_variants.wanted(expressions))[:room]
+        drawn = expression_variants.variants(over_white, expressions[rest], wanted)[:room]
     except expression_variants.FeaturesNotFound as e:
         log.warning("%s: %s, so nothing could be drawn into it", path, e)
         return sources, expressions

@@ -266,12 +266,19 @@ def _pair(rgb: np.ndarray, found: list[np.ndarray], skin: np.ndarray, face_width
     return None, None
 
 
+def _beside(shape: tuple[int, ...], box: tuple[float, float, float, float], face_width: float, reach: float
+            ) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of where an eye's twin may be, in a picture of ``shape``: the row of the
+    eye's ``box``, ``reach`` pixels above and below it, most of the face's width to each side."""
+    x0, y0, x1, y1 = box
+    return (int(max(0, x0 - 0.9 * face_width)), int(max(0, y0 - reach)),
+            int(min(shape[1], x1 + 0.9 * face_width)), int(min(shape[0], y1 + reach)))
+
+
 def _twin(rgb: np.ndarray, eye: np.ndarray, skin: np.ndarray, face_width: float) -> np.ndarray | None:
     x0, y0, x1, y1 = _extent(eye)
     w, h = x1 - x0 + 1, y1 - y0 + 1
-    reach = max(h, 0.2 * face_width)
-    px0, px1 = int(max(0, x0 - 0.9 * face_width)), int(min(rgb.shape[1], x1 + 0.9 * face_width))
-    py0, py1 = int(max(0, y0 - reach)), int(min(rgb.shape[0], y1 + reach))
+    px0, py0, px1, py1 = _beside(rgb.shape, (x0, y0, x1, y1), face_width, max(h, 0.2 * face_width))
     marks = _marks(rgb[py0:py1, px0:px1], skin)
     marks &= ~eye[py0:py1, px0:px1]
     count, labels, stats, centres = cv2.connectedComponentsWithStats(marks.astype(np.uint8), connectivity=8)
@@ -305,9 +312,7 @@ def _mirror_image(rgb: np.ndarray, eye: np.ndarray, skin: np.ndarray, face_width
     pad = max(2, int(round(face_width / 40)))
     template = np.pad(np.fliplr(eye[y0:y1 + 1, x0:x1 + 1]), pad).astype(np.float32)
     th, tw = template.shape
-    reach = 0.2 * face_width
-    ax0, ax1 = int(max(0, x0 - 0.9 * face_width)), int(min(rgb.shape[1], x1 + 0.9 * face_width))
-    ay0, ay1 = int(max(0, y0 - pad - reach)), int(min(rgb.shape[0], y1 + pad + 1 + reach))
+    ax0, ay0, ax1, ay1 = _beside(rgb.shape, (x0, y0 - pad, x1, y1 + pad + 1), face_width, 0.2 * face_width)
     marks = _marks(rgb, skin)
     area = marks[ay0:ay1, ax0:ax1] & ~eye[ay0:ay1, ax0:ax1]
     if area.shape[0] < th or area.shape[1] < tw:

@@ -259,3 +259,20 @@ def test_what_is_said_of_an_image_is_said_once(tmp_path, caplog):
                        CharacterOptions(name="one", compact=True))
     assert caplog.text.count("grayscale") == 1, caplog.text
     assert "(blink)" not in caplog.text and "drew into it" in caplog.text
+
+
+def test_a_full_set_gets_nothing_drawn_and_is_told_why(tmp_path, caplog):
+    """Sixteen images, the most a character takes, none with shut eyes or an open mouth: there is
+    no room for drawn ones, and the warning says that (not that the features were not found)."""
+    from export.character import with_missing_drawn
+    from puppet.sources import MAX_SOURCES
+
+    paths = [DRAWN / "micah" / "Seoyeon_0.png"] * MAX_SOURCES
+    sources = load_sources(paths, 64, rule=CropRule.for_driving("proxy"))
+    expressions = np.stack([P.neutral()] * MAX_SOURCES)
+    with caplog.at_level("WARNING", logger="export.character"):
+        out, said = with_missing_drawn(sources, expressions, V.wanted(expressions), False,
+                                       CropRule.for_driving("proxy"), tmp_path)
+    assert out is sources and said is expressions
+    assert "16 images are the most a character takes" in caplog.text
+    assert "could not be told" not in caplog.text and not list(tmp_path.iterdir())
