@@ -1,7 +1,8 @@
 """Face tracking on the demo clip: blinks, speech, head turns and a still crop, plus bad input.
 
-Frame numbers were picked by looking at the clip: blinks at 248, 288 and 388; mouth closed while
-she cries (0-60), wide open while she laughs (256-340); head turned to her left (screen right) at
+Frame numbers were picked by looking at the clip: blinks at 248, 288 and 388; eyes shut while she
+cries (16-90) and open while she laughs (300-380); mouth closed while she cries (0-60), wide open
+while she laughs (256-340); head turned to her left (screen right) at
 228-244 and to her right at 156-176; tilted counter-clockwise at 400-420 and clockwise at
 452-468; head still at 160-184.
 """
@@ -56,6 +57,15 @@ def test_blinks_dip_both_eyes(series, frame):
         dip = values[frame - 2:frame + 3].min()
         around = np.median(np.concatenate([values[frame - 16:frame - 6], values[frame + 6:frame + 16]]))
         assert dip < 0.6 and dip < around - 0.25, f"{eye} at {frame}: {dip:.2f} vs {around:.2f}"
+
+
+def test_eyes_shut_through_crying_read_shut_and_both_open_eyes_alike(series):
+    """The clip opens on seconds of shut eyes, then two seconds of wide ones: neither is taken
+    as her rest (TrackerConfig.rest_ear)."""
+    left, right = col(series, "eye_open_l"), col(series, "eye_open_r")
+    assert max(left[16:90].max(), right[16:90].max()) < 0.2
+    laughing = np.median(left[300:380]), np.median(right[300:380])
+    assert min(laughing) > 0.7 and abs(laughing[0] - laughing[1]) < 0.15, laughing
 
 
 def test_mouth_follows_speech(series):

@@ -2,9 +2,10 @@
 
 MediaPipe runs in tracking mode (it re-detects only when the face is lost). The neutral face is
 automatic from the start: robust statistics of the last seconds of tracked frames (eyes are open
-most of the time, the mouth mostly closed), so a start with eyes shut or a laugh does not skew
-it. :meth:`calibrate` instead takes the next second as the neutral face and keeps it. Without a
-face the last parameters ease back to rest over about a second and the box stays where it was.
+most of the time, the mouth mostly closed; the eyes' openness held within what rest eyes
+measure), so a start with eyes shut or a laugh does not skew it. :meth:`calibrate` instead takes
+the next second as the neutral face and keeps it. Without a face the last parameters ease back
+to rest over about a second and the box stays where it was.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ class TrackerConfig:
     calibration_s: float = 1.0  # length of an on-demand calibration
     min_calibration_frames: int = 5
     history_frames: int = 240  # the automatic neutral's window
+    # The automatic neutral's eye aspect ratio (lid gap over eye width) is held within this band,
+    # about TYPICAL's 0.27: seconds of shut or wide eyes are then read as such, not as the user's
+    # rest. The demo clip opens on seven seconds of crying (0.01-0.12, her eyes shut or downcast),
+    # which the upper quartile alone took as open eyes; later, two seconds of wide eyes (0.44) made
+    # her relaxed eyes (0.26-0.33) read as half shut.
+    rest_ear: tuple[float, float] = (0.16, 0.32)
     lost_ease_s: float = 1.0
     box_filter: OneEuroConfig = OneEuroConfig(min_cutoff=0.4, beta=0.02)
     param_filter: OneEuroConfig = OneEuroConfig(min_cutoff=1.5, beta=0.5)
@@ -133,7 +140,7 @@ class FaceTracker:
         elif not self._fixed:
             self._history.append(m)
             if len(self._history) >= self.config.min_calibration_frames:
-                self._neutral = Neutral(_automatic(list(self._history)), size)
+                self._neutral = Neutral(_automatic(list(self._history), self.config.rest_ear), size)
 
     def _lost(self, t: float) -> TrackResult:
         if self._last_seen is None:
@@ -154,11 +161,11 @@ class FaceTracker:
         self.close()
 
 
-def _automatic(ms: list[Measures]) -> Measures:
-    """A neutral face from recent frames: open eyes (upper quartile of eye openness), a closed
-    mouth (lower decile of its opening), medians for everything else."""
+def _automatic(ms: list[Measures], rest_ear: tuple[float, float]) -> Measures:
+    """A neutral face from recent frames: open eyes (upper quartile of eye openness, held within
+    ``rest_ear``), a closed mouth (lower decile of its opening), medians for everything else."""
     med = _median(ms)
-    ear = np.percentile(np.stack([m.ear for m in ms]), 75, axis=0)
+    ear = np.clip(np.percentile(np.stack([m.ear for m in ms]), 75, axis=0), *rest_ear)
     mouth = med.mouth.copy()
     mouth[0] = np.percentile([m.mouth[0] for m in ms], 10)
     return replace(med, ear=ear, mouth=mouth)
