@@ -68,6 +68,14 @@ def test_eyes_shut_through_crying_read_shut_and_both_open_eyes_alike(series):
     assert min(laughing) > 0.7 and abs(laughing[0] - laughing[1]) < 0.15, laughing
 
 
+def test_a_start_mid_laugh_reads_the_laugh_as_an_open_mouth(clip_frames):
+    """Begun at 13 s, the tracker's first seconds are all laughing: they are not its rest face."""
+    with FaceTracker() as tracker:
+        mouth = [tracker.process(frame, i / FPS).params[P.INDEX["mouth_open"]]
+                 for i, frame in enumerate(clip_frames[312:392])]
+    assert np.median(mouth[16:]) > 0.4
+
+
 def test_mouth_follows_speech(series):
     mouth = col(series, "mouth_open")
     assert mouth[0:60].mean() < 0.1

@@ -44,6 +44,10 @@ class TrackerConfig:
     # which the upper quartile alone took as open eyes; later, two seconds of wide eyes (0.44) made
     # her relaxed eyes (0.26-0.33) read as half shut.
     rest_ear: tuple[float, float] = (0.16, 0.32)
+    # and its mouth opening (lip gap over the eyes' distance) at most this: lips meet at rest, so
+    # seconds of laughing are read as an open mouth. Started 13 s into the demo clip, where she
+    # laughs (0.20-0.33), the laugh was taken as her rest and read as a closed mouth throughout.
+    rest_mouth_open: float = 0.05
     lost_ease_s: float = 1.0
     box_filter: OneEuroConfig = OneEuroConfig(min_cutoff=0.4, beta=0.02)
     param_filter: OneEuroConfig = OneEuroConfig(min_cutoff=1.5, beta=0.5)
@@ -140,7 +144,7 @@ class FaceTracker:
         elif not self._fixed:
             self._history.append(m)
             if len(self._history) >= self.config.min_calibration_frames:
-                self._neutral = Neutral(_automatic(list(self._history), self.config.rest_ear), size)
+                self._neutral = Neutral(_automatic(list(self._history), self.config), size)
 
     def _lost(self, t: float) -> TrackResult:
         if self._last_seen is None:
@@ -161,13 +165,14 @@ class FaceTracker:
         self.close()
 
 
-def _automatic(ms: list[Measures], rest_ear: tuple[float, float]) -> Measures:
-    """A neutral face from recent frames: open eyes (upper quartile of eye openness, held within
-    ``rest_ear``), a closed mouth (lower decile of its opening), medians for everything else."""
+def _automatic(ms: list[Measures], config: TrackerConfig) -> Measures:
+    """A neutral face from recent frames: open eyes (upper quartile of eye openness), a closed
+    mouth (lower decile of its opening), each held within what a rest face measures
+    (``config.rest_ear``, ``config.rest_mouth_open``); medians for everything else."""
     med = _median(ms)
-    ear = np.clip(np.percentile(np.stack([m.ear for m in ms]), 75, axis=0), *rest_ear)
+    ear = np.clip(np.percentile(np.stack([m.ear for m in ms]), 75, axis=0), *config.rest_ear)
     mouth = med.mouth.copy()
-    mouth[0] = np.percentile([m.mouth[0] for m in ms], 10)
+    mouth[0] = min(np.percentile([m.mouth[0] for m in ms], 10), config.rest_mouth_open)
     return replace(med, ear=ear, mouth=mouth)
 
 
