@@ -9,6 +9,7 @@ from PIL import Image
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import ADVENTURER, DRAWN
 
 from export.models import FrozenWarpCharacter, create_model
 from export.models.head_motion import head_motion_grid, identity_grid
@@ -327,6 +328,22 @@ def test_at_inference_the_local_flow_moves_the_head_and_leaves_the_body_as_drawn
     assert 0 < int(body.sum()) < res
     torch.testing.assert_close(flowing[..., body, :], still[..., body, :])
     assert (flowing[..., ~body, :] - still[..., ~body, :]).abs().mean() > 0.05
+
+
+def test_a_drawn_bust_keeps_its_shoulders_still_and_a_head_drawn_alone_rolls_whole():
+    """Drawings framed as the proxy's renders end above the picture's bottom edge: a bust's
+    shoulders are told by their width beside the neck's (micah's Seoyeon 2.97 times, lorelei's
+    Jiwoo 1.79), a head drawn alone narrows to its chin (big-smile's Doyun 1.09, Mina 1.12)."""
+    from export.models.head_motion import has_body
+    from puppet.sources import CropRule, load_sources
+
+    for path, body in ((DRAWN / "micah" / "Seoyeon_0.png", True), (DRAWN / "lorelei" / "Jiwoo_0.png", True),
+                       (DRAWN / "big-smile" / "Doyun_0.png", False), (ADVENTURER / "mina_0.png", False)):
+        masks = load_sources([path], 256, rule=CropRule.for_driving("proxy"), warn=False).masks[:, 0]
+        assert not masks[:, -1].any(), path  # the picture's bottom edge is background
+        assert has_body(torch.from_numpy(masks > 0.5)) is body, path
+    render = render_head(Identity.from_seed(HELD_OUT_SEEDS), P.neutral(), RES)  # shoulders cut by the edge
+    assert has_body(torch.from_numpy(render.mask > 0.5)[None])
 
 
 def test_the_character_command_draws_at_512_when_asked_and_the_images_allow(tmp_path):

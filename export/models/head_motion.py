@@ -39,6 +39,8 @@ DEPTH = PROXY.face_depth * HALF_H
 # Where the roll fades from the head to the neck, in face half-heights below the head centre
 # (fitted on procedural heads: the roll's mask error 0.014 against 0.039 for no motion).
 ROLL_FULL, ROLL_NONE = 0.7, 1.1
+# A figure that widens below its neck by this much has shoulders: see ``has_body``.
+SHOULDERS = 1.5
 # The parallax's backward map is solved by this many fixed-point steps. One step (the depth read
 # where the output point is, not where it came from) folds the picture near the face's edge: on
 # 16 held-out identities a rest render moved to yaw +-30 was further from the true render than the
@@ -120,6 +122,22 @@ def on_head(y: torch.Tensor, full: float, none: float) -> torch.Tensor:
     ``none`` on, a smoothstep between: how much of a motion of the head reaches the neck."""
     fade = torch.clamp((none - (y - CY) / HALF_H) / (none - full), 0.0, 1.0)
     return fade * fade * (3 - 2 * fade)
+
+
+def has_body(figures: torch.Tensor) -> bool:
+    """figures [R,S,S] (bool): whether a drawing's figure has a neck and body, which the roll
+    leaves still (``head_motion_grid``'s ``neck``). It has if it reaches the picture's bottom edge
+    (a procedural head's shoulders), or if below the head's centre it narrows to a neck and then
+    widens to shoulders ``SHOULDERS`` times as wide: a bust whose drawing ends above that edge
+    (micah's and lorelei's drawings, framed as the proxy's renders, end at 0.73 of the side; their
+    shoulders are 1.7-2.9 times as wide as their necks). A head drawn alone (Mina) narrows to its
+    chin and ends: it rolls whole."""
+    widths = figures.sum(-1).float()  # [R,S]
+    if bool((widths[:, -1] > 0).any()):
+        return True
+    below = widths[:, int(CENTRE[1] * figures.shape[-1]):]
+    narrowest = torch.cummin(below, dim=1).values  # the narrowest row above each, from the head's centre down
+    return bool(((narrowest > 0) & (below >= SHOULDERS * narrowest)).any())
 
 
 def _roll(x, y, roll, reach):
