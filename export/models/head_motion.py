@@ -130,7 +130,7 @@ def has_body(figures: torch.Tensor) -> bool:
     (a procedural head's shoulders), or if below the head's centre it narrows to a neck and then
     widens to shoulders ``SHOULDERS`` times as wide: a bust whose drawing ends above that edge
     (micah's and lorelei's drawings, framed as the proxy's renders, end at 0.73 of the side; their
-    shoulders are 1.7-2.9 times as wide as their necks). A head drawn alone (Mina) narrows to its
+    shoulders are 1.7-3.0 times as wide as their necks). A head drawn alone (Mina) narrows to its
     chin and ends: it rolls whole."""
     widths = figures.sum(-1).float()  # [R,S]
     if bool((widths[:, -1] > 0).any()):

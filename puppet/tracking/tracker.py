@@ -2,8 +2,8 @@
 
 MediaPipe runs in tracking mode (it re-detects only when the face is lost). The neutral face is
 automatic from the start: robust statistics of the last seconds of tracked frames (eyes are open
-most of the time, the mouth mostly closed; the eyes' openness held within what rest eyes
-measure), so a start with eyes shut or a laugh does not skew it. :meth:`calibrate` instead takes
+most of the time, the mouth mostly closed; each held within what a rest face measures), so a
+start with eyes shut or a laugh does not skew it. :meth:`calibrate` instead takes
 the next second as the neutral face and keeps it. Without a face the last parameters ease back
 to rest over about a second and the box stays where it was.
 """
