@@ -3,12 +3,10 @@ back as the expression they are meant to show, and a one-image character blinks 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
-from conftest import ADVENTURER
+from conftest import ADVENTURER, DRAWN
 from PIL import Image
 
 from export import expression_variants as V
@@ -19,7 +17,6 @@ from puppet.expression_reader import default_reader
 from puppet.heads import Identity, render_head
 from puppet.sources import CropRule, load_sources, read_image
 
-DRAWN = Path(__file__).parent / "data" / "drawn"
 SIDE = 256
 # Held-out identities whose eyes and mouth are both found (of the first 16: 14 have their eyes
 # found, 15 their mouths; the two others wear glasses).

@@ -9,7 +9,7 @@ from PIL import Image
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import ADVENTURER, DRAWN
+from conftest import ADVENTURER, DRAWN, make_tiny_base
 
 from export.models import FrozenWarpCharacter, create_model
 from export.models.head_motion import head_motion_grid, identity_grid
@@ -190,8 +190,6 @@ def test_a_character_without_local_flow_or_residual_ignores_what_the_trunk_answe
 
 
 def test_a_warp_character_draws_from_its_images_at_their_resolution(tmp_path, caplog):
-    from conftest import ADVENTURER, make_tiny_base
-
     from export.character import CharacterOptions, make_character
     from puppet.bundle import read_bundle
     from puppet.engine import Engine, EngineConfig
@@ -218,8 +216,6 @@ def test_a_warp_character_draws_from_its_images_at_their_resolution(tmp_path, ca
 def test_a_character_draws_without_the_residual_unless_asked(tmp_path):
     """By default a character draws every pixel from its images: what the base's residual paints
     does not reach it; ``residual=1`` takes it back."""
-    from conftest import ADVENTURER, make_tiny_base
-
     from export.base_model import load_base, save_base
     from export.character import CharacterOptions, make_character
     from export.models.warp_head import ALPHA, RESIDUAL
@@ -347,8 +343,6 @@ def test_a_drawn_bust_keeps_its_shoulders_still_and_a_head_drawn_alone_rolls_who
 
 
 def test_the_character_command_draws_at_512_when_asked_and_the_images_allow(tmp_path):
-    from conftest import ADVENTURER, make_tiny_base
-
     from export.cli import main
     from puppet.bundle import read_bundle
 
@@ -481,8 +475,6 @@ def test_a_character_that_uses_none_of_the_trunks_answers_leaves_it_out_of_its_g
 
 @pytest.mark.parametrize("option", ["--local-flow", "--residual"])
 def test_the_character_command_refuses_a_share_outside_0_to_1(tmp_path, capsys, option):
-    from conftest import ADVENTURER
-
     from export.cli import main
 
     out = tmp_path / "mina.puppet"
