@@ -16,12 +16,14 @@ is found so (a face in three-quarter view, where the mesh misses the far eye by 
 the other is its twin: the stroke beside it nearest its size, or, where the other eye touches a
 stroke that runs on (a glasses' frame), the place that best matches the found eye's mirror image.
 Where neither eye is found so, an eye drawn as one stroke with the brow over it is found by its
-white (DiceBear's adventurer style).
+white (DiceBear's adventurer style), and eyes that are one stroke with a glasses' frame that joins
+them both are found inside its lenses (what of the stroke lies within the skin each lens shows
+around its eye); the frame is then kept as drawn when the eyes shut.
 A drawing whose marks do not look like two eyes side by side above a mouth gets no eyes drawn (a
 warning says so): a lid drawn across a cheek would be worse than an eye that stays open. Of the
 nine rest drawings of ``tests/data/drawn``, eight get their eyes drawn (not Sora, whose glasses'
 bar is drawn over her lids) and all nine their mouths; of 16 held-out procedural identities,
-fourteen (not the two whose thick glasses' rims touch both eyes) and fifteen; both adventurer
+all sixteen (two of them inside thick glasses' rims) and fifteen; both adventurer
 drawings in ``assets/sources`` whose face the mesh finds get both.
 """
 
@@ -39,11 +41,15 @@ MARK_CONTRAST = 60.0
 # Sizes (width, height), as fractions of the face's width (the mesh's face oval), beyond which a
 # connected stroke is not one eye or one mouth: a glasses' frame, hair, a brow joined to its eye.
 EYE_SIZE, MOUTH_SIZE = (0.42, 0.27), (0.6, 0.3)
+# The largest a glasses' lens may be (width, height), as a fraction of the face's width.
+LENS_SIZE = (0.5, 0.4)
 # Where an eye is found by its mirror image: the least match (normalised correlation of marks)
 # and the most of what is found there that may lie beyond the mirror image.
 MIRROR_MATCH, MIRROR_BEYOND = 0.4, 0.2
-# The mesh's points whose colour is the skin's: cheeks, below the eyes and beside the nose.
-CHEEKS = (50, 280, 205, 425, 117, 346)
+# The mesh's points whose colour is the skin's (their median): cheeks, below the eyes and beside
+# the nose, and the forehead, the nose's bridge and the chin, since a blush may cover the cheeks (a
+# held-out identity's skin read pink from its cheeks alone, and its shut eyes were painted pink).
+SKIN_POINTS = (50, 280, 205, 425, 117, 346, 151, 108, 337, 199, 175, 197)
 
 
 def _marks(rgb: np.ndarray, skin: np.ndarray) -> np.ndarray:
@@ -72,6 +78,7 @@ class FaceMarks:
     mouth: np.ndarray | None
     face_width: float
     skin: np.ndarray
+    frame: np.ndarray | None = None  # a glasses' frame that both eyes touch, kept as drawn
 
 
 def _mesh_indices() -> tuple[list[int], list[int], list[int], list[int]]:
@@ -232,7 +239,7 @@ def find_marks(rgb: np.ndarray) -> FaceMarks:
     left, right, lips, oval = _mesh_indices()
     x0, _, x1, _ = _box(points[oval])
     face_width = x1 - x0
-    inside = points[list(CHEEKS)].round().astype(int)
+    inside = points[list(SKIN_POINTS)].round().astype(int)
     inside[:, 0] = inside[:, 0].clip(0, rgb.shape[1] - 1)
     inside[:, 1] = inside[:, 1].clip(0, rgb.shape[0] - 1)
     skin = np.median(rgb[inside[:, 1], inside[:, 0]].astype(np.float32), 0)
@@ -241,13 +248,69 @@ def find_marks(rgb: np.ndarray) -> FaceMarks:
     mouth = _feature(rgb, points[lips], skin, (MOUTH_SIZE[0] * face_width, MOUTH_SIZE[1] * face_width))
     if eye_l is None or eye_r is None or not _eyes_alike(eye_l, eye_r, face_width):
         eye_l, eye_r = _pair(rgb, [e for e in (eye_l, eye_r) if e is not None], skin, face_width)
+    frame = None
     if eye_l is None:
         eye_l, eye_r = (_by_its_white(rgb, points[i], skin, face_width) for i in (left, right))
         if eye_l is None or eye_r is None or not _eyes_alike(eye_l, eye_r, face_width):
-            eye_l = eye_r = None
+            eye_l, eye_r, frame = _in_lenses(rgb, points[left], points[right], skin, face_width)
     if mouth is not None and not _mouth_below(mouth, [e for e in (eye_l, eye_r) if e is not None], face_width):
         mouth = None
-    return FaceMarks(eye_l, eye_r, mouth, face_width, skin)
+    return FaceMarks(eye_l, eye_r, mouth, face_width, skin, frame)
+
+
+def _in_lenses(rgb: np.ndarray, points_l: np.ndarray, points_r: np.ndarray, skin: np.ndarray, face_width: float
+               ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """(left eye, right eye, frame): eyes that are one stroke with a glasses' frame, which joins
+    them both. Each eye is what of the stroke lies inside its lens: within the hull of the skin
+    the lens shows around the eye and of the mesh's points of the eye (an iris that fills its lens
+    leaves only a crescent of skin), with the thick parts of it not drawn in its ink that meet
+    that (the iris, up to the rim). The frame is the rest of the stroke. (None, None, None) where
+    no one stroke meets both of the mesh's eyes, or a lens is no eye's size, or the eyes are not
+    alike."""
+    nothing = None, None, None
+    marks = _marks(rgb, skin)
+    _, labels = cv2.connectedComponents(marks.astype(np.uint8), connectivity=8)
+
+    def stroke_at(points: np.ndarray) -> int:  # the stroke that most of the mesh's eye lies on
+        x0, y0, x1, y1 = (int(round(v)) for v in _box(points))
+        found = labels[max(0, y0):y1 + 1, max(0, x0):x1 + 1]
+        counts = np.bincount(found[found > 0])
+        return int(np.argmax(counts)) if len(counts) else 0
+
+    label = stroke_at(points_l)
+    if label == 0 or stroke_at(points_r) != label:
+        return nothing
+    stroke = labels == label
+    holes = _filled(stroke) & ~stroke
+    count, pieces, _, centres = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+    # the stroke's thick parts not in its ink (an iris), which may reach beyond that hull to the rim
+    ink = np.array(_ink(rgb, stroke), np.float32)
+    k = 2 * _line_width(face_width) + 1
+    coloured = (stroke & (np.linalg.norm(rgb.astype(np.float32) - ink, axis=-1) > MARK_CONTRAST)).astype(np.uint8)
+    coloured = cv2.morphologyEx(coloured, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    _, blobs = cv2.connectedComponents(coloured, connectivity=8)
+    eyes = []
+    for points in (points_l, points_r):
+        cx, cy = points.mean(0)
+        near = [i for i in range(1, count)
+                if abs(centres[i, 0] - cx) < 0.2 * face_width and abs(centres[i, 1] - cy) < 0.2 * face_width]
+        if not near:
+            return nothing
+        ys, xs = np.nonzero(np.isin(pieces, near))
+        hull = cv2.convexHull(np.concatenate([np.stack([xs, ys], -1), points.round()]).astype(np.int32))
+        lens = np.zeros(stroke.shape, np.uint8)
+        cv2.fillConvexPoly(lens, hull, 1)
+        x0, y0, x1, y1 = _extent(lens > 0)
+        if x1 - x0 + 1 > LENS_SIZE[0] * face_width or y1 - y0 + 1 > LENS_SIZE[1] * face_width:
+            return nothing
+        eye = stroke & (lens > 0)
+        if not eye.any():
+            return nothing
+        inside = np.unique(blobs[eye])
+        eyes.append(_filled(eye | np.isin(blobs, inside[inside > 0])))
+    if not _eyes_alike(eyes[0], eyes[1], face_width):
+        return nothing
+    return eyes[0], eyes[1], stroke & ~eyes[0] & ~eyes[1]
 
 
 def _pair(rgb: np.ndarray, found: list[np.ndarray], skin: np.ndarray, face_width: float
@@ -386,8 +449,10 @@ def _line_width(face_width: float) -> int:
     return max(1, int(round(face_width / 45)))
 
 
-def with_eye_shut(rgb: np.ndarray, eye: np.ndarray, skin: np.ndarray, face_width: float) -> np.ndarray:
-    """The eye painted over, and a closed lid's curve (sagging a little) drawn across its width."""
+def with_eye_shut(rgb: np.ndarray, eye: np.ndarray, skin: np.ndarray, face_width: float,
+                  frame: np.ndarray | None = None) -> np.ndarray:
+    """The eye painted over, and a closed lid's curve (sagging a little) drawn across its width;
+    a glasses' ``frame`` that it touches kept as drawn."""
     x0, y0, x1, y1 = _extent(eye)
     out = _painted_over(rgb, eye, skin, face_width)
     xs = np.linspace(x0, x1, 24)
@@ -395,6 +460,8 @@ def with_eye_shut(rgb: np.ndarray, eye: np.ndarray, skin: np.ndarray, face_width
     ys = y0 + 0.55 * (y1 - y0) + sag
     curve = np.stack([xs, ys], -1)[None].round().astype(np.int32)
     cv2.polylines(out, curve, False, _ink(rgb, eye), _line_width(face_width), cv2.LINE_AA)
+    if frame is not None:
+        out[frame] = rgb[frame]
     return out
 
 
@@ -493,7 +560,7 @@ def variants(rgb: np.ndarray, rest: np.ndarray, wanted: set[str], marks: FaceMar
         for preset in (p for p in eyes if p in wanted):
             out = rgb
             for eye in eyes[preset]:
-                out = with_eye_shut(out, eye, marks.skin, marks.face_width)
+                out = with_eye_shut(out, eye, marks.skin, marks.face_width, marks.frame)
             drawn.append(Variant(preset, out, P.with_preset(rest, preset, add=True)))
     if "mouth open" in wanted and marks.mouth is not None:
         drawn += [Variant("mouth open" if v.preset == "rest" else f"{v.preset} + mouth open",

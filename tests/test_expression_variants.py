@@ -18,9 +18,10 @@ from puppet.heads import Identity, render_head
 from puppet.sources import CropRule, load_sources, read_image
 
 SIDE = 256
-# Held-out identities whose eyes and mouth are both found (of the first 16: 14 have their eyes
-# found, 15 their mouths; the two others wear glasses).
+# Held-out identities whose eyes and mouth are both found (of the first 16 all have their eyes
+# found, 15 their mouths), and two whose eyes are one stroke with their glasses' thick frame.
 FOUND = (0, 4, 5)
+IN_GLASSES = (3, 7)
 # Drawings of the test data whose eyes are found (of nine rest drawings: not Sora, whose glasses'
 # bar is drawn over her lids; all nine mouths are found). Doyun's far eye touches her glasses'
 # frame and is found as the near one's mirror image.
@@ -117,6 +118,35 @@ def test_an_eye_touching_a_glasses_frame_is_found_as_its_twins_mirror_image():
     rgb, alpha = read_image(DRAWN / "lorelei" / "Sora_0.png")
     sora = V.find_marks(V.over_white(rgb, alpha))
     assert sora.eye_l is None and sora.eye_r is None and sora.mouth is not None
+
+
+@pytest.mark.parametrize("i", IN_GLASSES)
+def test_eyes_inside_a_glasses_frame_shut_and_the_frame_stays_as_drawn(i):
+    """Each eye touches the thick frame that joins both lenses: it is found inside its lens, where
+    the renderer drew it, and shutting it paints over its iris and white (measured: 48-62 % of its
+    pixels neither skin nor ink, 8-10 % shut) and leaves the frame as drawn, for a blink and for
+    each wink."""
+    rgb, points = rest_render(i)
+    marks = V.find_marks(rgb)
+    assert marks.frame is not None and marks.eye_l is not None and marks.eye_r is not None
+    for mask, name in ((marks.eye_l, "eye_l"), (marks.eye_r, "eye_r")):
+        assert np.hypot(*(V._centre(mask) - np.asarray(points[name]))) < SIDE / 25, name
+        assert not (mask & marks.frame).any()
+    ink = np.array(V._ink(rgb, marks.frame), np.float32)
+
+    def coloured(picture: np.ndarray, eye: np.ndarray) -> float:  # the share neither skin nor ink
+        c = picture[eye].astype(np.float32)
+        return float(((np.linalg.norm(c - marks.skin, axis=-1) > V.MARK_CONTRAST)
+                      & (np.linalg.norm(c - ink, axis=-1) > V.MARK_CONTRAST)).mean())
+
+    drawn = {v.preset: v.rgb for v in V.variants(rgb, P.neutral(), {"blink", "wink left", "wink right"}, marks)}
+    assert set(drawn) == {"blink", "wink left", "wink right"}
+    shut = {"blink": (True, True), "wink left": (True, False), "wink right": (False, True)}
+    for preset, picture in drawn.items():
+        assert (picture[marks.frame] == rgb[marks.frame]).all(), preset
+        for eye, is_shut in zip((marks.eye_l, marks.eye_r), shut[preset]):
+            assert coloured(rgb, eye) > 0.4
+            assert (coloured(picture, eye) < 0.15) == is_shut, preset
 
 
 @pytest.mark.parametrize("name", ["mina_0.png", "seojun_0.png"])
