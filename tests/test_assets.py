@@ -474,7 +474,7 @@ def test_a_drawings_head_turns_without_folding_its_features():
 def test_a_head_drawn_alone_tilts_whole_and_a_figure_with_shoulders_keeps_them_still(engines):
     """The roll fades out over the neck, so that the shoulders stay. Mina is a head alone: tilted
     25 degrees with the fade, her chin flattened and her mouth sheared. Her figure narrows to her
-    chin and ends (``head_motion.has_body``), so her graph turns it whole: tilted, her picture is
+    chin and ends (``head_motion.neck_fade``), so her graph turns it whole: tilted, her picture is
     her upright one turned by the driver's roll. A procedural character's figure reaches the
     picture's bottom edge: its shoulders stay."""
     import cv2

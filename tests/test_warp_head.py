@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from conftest import ADVENTURER, DRAWN, make_tiny_base
 
 from export.models import FrozenWarpCharacter, create_model
-from export.models.head_motion import head_motion_grid, identity_grid
+from export.models.head_motion import BODY_MARGIN, CY, HALF_H, NECK, head_motion_grid, identity_grid, neck_fade
 from export.train.data import HELD_OUT_SEEDS
 from export.train.renders import to_chw
 from puppet import params as P
@@ -306,7 +306,6 @@ def test_a_driver_placed_within_the_read_outs_noise_leaves_the_figure_where_the_
 
 def test_at_inference_the_local_flow_moves_the_head_and_leaves_the_body_as_drawn():
     from export.models import Shares
-    from export.models.head_motion import CY, HALF_H
     from export.models.warp_head import FLOW, FLOW_NONE
 
     torch.manual_seed(0)
@@ -329,17 +328,36 @@ def test_at_inference_the_local_flow_moves_the_head_and_leaves_the_body_as_drawn
 def test_a_drawn_bust_keeps_its_shoulders_still_and_a_head_drawn_alone_rolls_whole():
     """Drawings framed as the proxy's renders end above the picture's bottom edge: a bust's
     shoulders are told by their width beside the neck's (micah's Seoyeon 2.97 times, lorelei's
-    Jiwoo 1.79), a head drawn alone narrows to its chin (big-smile's Doyun 1.09, Mina 1.12)."""
-    from export.models.head_motion import has_body
+    Jiwoo 1.79), a head drawn alone narrows to its chin (big-smile's Doyun 1.09, Mina 1.12). A
+    bust's shoulders begin higher than a procedural head's (0.97 and 0.86 face half-heights below
+    the head's centre, against 1.75): the roll's fade ends there, and tilted by 25 degrees its
+    shoulders stay where they are drawn, where the fade fitted on procedural heads moved them."""
     from puppet.sources import CropRule, load_sources
 
+    side = 256
+    points = identity_grid(side)[None]
+    driver, reference = P.make(roll=25.0)[None], P.neutral()[None, None]
     for path, body in ((DRAWN / "micah" / "Seoyeon_0.png", True), (DRAWN / "lorelei" / "Jiwoo_0.png", True),
                        (DRAWN / "big-smile" / "Doyun_0.png", False), (ADVENTURER / "mina_0.png", False)):
-        masks = load_sources([path], 256, rule=CropRule.for_driving("proxy"), warn=False).masks[:, 0]
+        masks = load_sources([path], side, rule=CropRule.for_driving("proxy"), warn=False).masks[:, 0]
         assert not masks[:, -1].any(), path  # the picture's bottom edge is background
-        assert has_body(torch.from_numpy(masks > 0.5)) is body, path
+        fade = neck_fade(torch.from_numpy(masks > 0.5))
+        assert (fade is not None) is body, path
+        if fade is None:
+            continue
+        assert fade.none == fade.body < NECK.none and fade.none - fade.full >= 0.2 - 1e-6, (path, fade)
+        shoulders = torch.from_numpy(masks[0] > 0.5) & ((identity_grid(side)[..., 1] - CY) / HALF_H >= fade.body)
+        assert shoulders.sum() > 1000, path
+        for neck, still in ((fade, True), (NECK, False)):
+            found = head_motion_grid(points, torch.from_numpy(driver), torch.from_numpy(reference), neck=neck)[0, 0]
+            moved = (found - points[0]).norm(dim=-1)
+            assert bool((moved[shoulders] < 1e-6).all()) is still, (path, neck, float(moved[shoulders].max()))
+            # and no point beside the neck reads them from where they are not (drawing them higher)
+            into = (found[..., 1] - CY) / HALF_H >= fade.body - BODY_MARGIN
+            assert bool((moved[into] < 1e-6).all()) is still, (path, neck)
     render = render_head(Identity.from_seed(HELD_OUT_SEEDS), P.neutral(), RES)  # shoulders cut by the edge
-    assert has_body(torch.from_numpy(render.mask > 0.5)[None])
+    neck = neck_fade(torch.from_numpy(render.mask > 0.5)[None])  # as fitted on such heads
+    assert neck[:2] == NECK[:2] and neck.body > 1.6, neck  # their shoulders begin far below the fade
 
 
 def test_the_character_command_draws_at_512_when_asked_and_the_images_allow(tmp_path):

@@ -1,7 +1,7 @@
 """Hair that hangs below the head: what of a drawing goes with the head when it rolls.
 
-The roll turns the head and fades out over the neck (``head_motion.ROLL_FULL``/``ROLL_NONE``), so
-that the neck and shoulders stay as drawn. Long hair hangs beside the neck, below where the fade
+The roll turns the head and fades out over the neck (``head_motion.neck_fade``), so that the
+neck and shoulders stay as drawn. Long hair hangs beside the neck, below where the fade
 begins, and the fade bent it: its top turned with the head, its ends stayed where they were
 (held-out procedural identities with long hair, rolled by up to 25 degrees, drew at masked L1
 0.053 where short-haired ones drew at 0.014-0.025). So a character's drawings are searched, once,
@@ -23,8 +23,9 @@ import torch.nn.functional as F
 
 from .head_motion import ROLL_FULL, face_uv, identity_grid
 
-# The band beside the lower face whose colour is the hair's, in face half-heights below the centre.
-BAND = (0.2, ROLL_FULL)
+# The band beside the lower face whose colour is the hair's, in face half-heights below the centre,
+# from here down to where the roll's fade begins.
+BAND_TOP = 0.2
 # Colours nearer than this (Euclidean, RGB in [0,1]) are the same: the hair's flat colour with its
 # anti-aliased edges, not the skin, the shirt or the background.
 SAME_COLOUR = 0.12
@@ -36,17 +37,17 @@ NECK = (1.0, 0.94, 0.88, 0.82)
 MIN_SHARE = 0.03
 
 
-def hanging_hair(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+def hanging_hair(rgb: np.ndarray, mask: np.ndarray, below: float = ROLL_FULL) -> np.ndarray | None:
     """rgb [3,S,S] and mask [S,S] in [0,1], a drawing in the proxy framing -> [S,S] float32 in
-    [0,1]: its hair below ``ROLL_FULL`` face half-heights under the head's centre, with its
-    outline; None where it has none."""
+    [0,1]: its hair ``below`` face half-heights under the head's centre (where the roll's fade
+    begins), with its outline; None where it has none."""
     side = mask.shape[-1]
     centres = identity_grid(side)[0, :, 0].numpy()  # [S] pixel centres in grid units
     u, v = face_uv(centres, centres)  # per column; per row, face half-heights below the centre
     figure = mask > 0.5
-    beside = ((v >= BAND[0]) & (v < BAND[1]))[:, None] & (u[None, :] ** 2 + v[:, None] ** 2 > OUTSIDE ** 2)
+    beside = ((v >= BAND_TOP) & (v < below))[:, None] & (u[None, :] ** 2 + v[:, None] ** 2 > OUTSIDE ** 2)
     band = beside & figure
-    if band.sum() < MIN_SHARE * beside.sum():
+    if not band.any() or band.sum() < MIN_SHARE * beside.sum():
         return None
     pixels = rgb.transpose(1, 2, 0)  # [S,S,3]
     # the commonest colour there, to an eighth of each channel's range
@@ -63,10 +64,10 @@ def hanging_hair(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     skin = ((v > 0.1) & (v < 0.6))[:, None] & (np.abs(u) < 0.5)[None, :] & figure
     if not skin.any() or min(np.linalg.norm(np.median(pixels[skin], 0) * shade - colour) for shade in NECK) < SAME_COLOUR:
         return None  # the hair is the colour of the skin or the neck: it cannot be told from the neck
-    below = np.broadcast_to((v >= BAND[0])[:, None], near.shape)
-    _, labels = cv2.connectedComponents((near & below).astype(np.uint8), connectivity=8)
+    lower = np.broadcast_to((v >= BAND_TOP)[:, None], near.shape)
+    _, labels = cv2.connectedComponents((near & lower).astype(np.uint8), connectivity=8)
     joined = np.unique(labels[near & band])
-    below_fade = (v >= ROLL_FULL)[:, None]
+    below_fade = (v >= below)[:, None]
     hair = np.isin(labels, joined[joined > 0]) & below_fade
     if not hair.any() or hair[-1].any():
         return None
@@ -77,12 +78,12 @@ def hanging_hair(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     return (grown & (mask > 0.02) & below_fade).astype(np.float32)
 
 
-def hair_maps(references: torch.Tensor, side: int) -> torch.Tensor | None:
+def hair_maps(references: torch.Tensor, side: int, below: float = ROLL_FULL) -> torch.Tensor | None:
     """uint8 [R,4,S,S] drawings (RGB and mask) -> [R,1,side,side] float32: each drawing's hanging
-    hair (:func:`hanging_hair`) at the model's side, where the head motion is computed; None
-    where no drawing has any."""
+    hair (:func:`hanging_hair`, ``below`` where the roll's fade begins) at the model's side, where
+    the head motion is computed; None where no drawing has any."""
     drawings = references.float().numpy() / 255
-    found = [hanging_hair(d[:3], d[3]) for d in drawings]
+    found = [hanging_hair(d[:3], d[3], below) for d in drawings]
     if all(h is None for h in found):
         return None
     full = np.stack([np.zeros(drawings.shape[-2:], np.float32) if h is None else h for h in found])[:, None]

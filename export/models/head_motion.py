@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -39,8 +40,27 @@ DEPTH = PROXY.face_depth * HALF_H
 # Where the roll fades from the head to the neck, in face half-heights below the head centre
 # (fitted on procedural heads: the roll's mask error 0.014 against 0.039 for no motion).
 ROLL_FULL, ROLL_NONE = 0.7, 1.1
-# A figure that widens below its neck by this much has shoulders: see ``has_body``.
+# A figure that widens below its neck by this much has shoulders: see ``neck_fade``.
 SHOULDERS = 1.5
+# Where a figure's shoulders begin above ROLL_NONE, the fade ends there, and spans at least this.
+LEAST_FADE = 0.2
+# A point the roll turns to within this of the body's first row (face half-heights) reads where
+# it is: the shoulders' outline lies a little above the first row they widen the figure in.
+BODY_MARGIN = 0.1
+
+
+class Neck(NamedTuple):
+    """Where a figure's head turns into its body, in face half-heights below the head's centre:
+    the roll turns the head whole down to ``full`` and not at all from ``none`` on, and a point
+    that it turns to the ``body``'s rows (the shoulders) reads where it is."""
+
+    full: float
+    none: float
+    body: float
+
+
+# procedural heads: the fade fitted on them; their shoulders begin 1.75 below the centre
+NECK = Neck(ROLL_FULL, ROLL_NONE, 1.75)
 # The parallax's backward map is solved by this many fixed-point steps. One step (the depth read
 # where the output point is, not where it came from) folds the picture near the face's edge: on
 # 16 held-out identities a rest render moved to yaw +-30 was further from the true render than the
@@ -124,20 +144,32 @@ def on_head(y: torch.Tensor, full: float, none: float) -> torch.Tensor:
     return fade * fade * (3 - 2 * fade)
 
 
-def has_body(figures: torch.Tensor) -> bool:
-    """figures [R,S,S] (bool): whether a drawing's figure has a neck and body, which the roll
-    leaves still (``head_motion_grid``'s ``neck``). It has if it reaches the picture's bottom edge
-    (a procedural head's shoulders), or if below the head's centre it narrows to a neck and then
-    widens to shoulders ``SHOULDERS`` times as wide: a bust whose drawing ends above that edge
+def neck_fade(figures: torch.Tensor) -> Neck | None:
+    """figures [R,S,S] (bool) -> where a drawing's head turns into its body
+    (``head_motion_grid``'s ``neck``), or None where the figure has no neck and body to keep
+    still. It has if it reaches the picture's bottom edge (a procedural head's shoulders), or if
+    below the head's centre it narrows to a neck and then widens to shoulders ``SHOULDERS`` times as wide: a bust whose drawing ends above that edge
     (micah's and lorelei's drawings, framed as the proxy's renders, end at 0.73 of the side; their
     shoulders are 1.7-3.0 times as wide as their necks). A head drawn alone (Mina) narrows to its
-    chin and ends: it rolls whole."""
+    chin and ends: it rolls whole. The body begins where the shoulders do, and the fade is the one
+    fitted on procedural heads (``NECK``), ended there where they begin higher: those busts'
+    shoulders begin 0.86-0.97 face half-heights below the centre, inside that fade, and a tilt of
+    25 degrees lifted one shoulder and sheared the other (procedural heads' begin at 1.75)."""
+    side = figures.shape[-1]
     widths = figures.sum(-1).float()  # [R,S]
-    if bool((widths[:, -1] > 0).any()):
-        return True
-    below = widths[:, int(CENTRE[1] * figures.shape[-1]):]
+    start = int(CENTRE[1] * side)
+    below = widths[:, start:]
     narrowest = torch.cummin(below, dim=1).values  # the narrowest row above each, from the head's centre down
-    return bool(((narrowest > 0) & (below >= SHOULDERS * narrowest)).any())
+    widened = (narrowest > 0) & (below >= SHOULDERS * narrowest)  # [R,rows]
+    if not bool((widths[:, -1] > 0).any()) and not bool(widened.any()):
+        return None
+    if not bool(widened.any()):  # a body the picture's edge cuts before it widens
+        return NECK
+    depth = (identity_grid(side)[start:, 0, 1] - CY) / HALF_H  # of each row, in face half-heights
+    first = widened.float().argmax(1)[widened.any(1)]  # each drawing's first row of shoulders
+    body = float(depth[first].min())
+    end = min(ROLL_NONE, body)
+    return Neck(min(ROLL_FULL, end - LEAST_FADE), end, body)
 
 
 def _roll(x, y, roll, reach):
@@ -157,7 +189,7 @@ def _steadied(driver: torch.Tensor, reference: torch.Tensor, margin: float) -> t
 
 def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torch.Tensor,
                      head_size: float | torch.Tensor = 1.0, soft_edge: bool = False,
-                     steady: bool = False, neck: bool = True,
+                     steady: bool = False, neck: Neck | None = NECK,
                      hair: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Backward map of head motion.
 
@@ -176,12 +208,12 @@ def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torc
     the soft one. On 16 held-out procedural identities, whose heads are the proxy's shape, the soft
     edge lost what the sphere's gets right (masked L1 0.0230 -> 0.0241, yaw follow 0.89 -> 0.70).
     ``steady``: the driver's offset and scale within ``STEADY_OFFSET`` and ``STEADY_SCALE`` of a
-    reference's leave the figure where the reference has it. ``neck``: the figure has a neck and
-    body, which the roll leaves still; without, the whole figure rolls (a head alone, as Mina is:
-    with the fade, her chin flattened and her mouth sheared on a tilt of 25 degrees). The roll's
-    fade over the neck is the one fitted on heads of every size: scaled with each head's size, it
-    moved 8 held-out identities' rolled renders further from the truth (masked L1 0.0115 -> 0.0118
-    classic, 0.0097 -> 0.0101 styled).
+    reference's leave the figure where the reference has it. ``neck``: where the roll fades over
+    the figure's neck (:func:`neck_fade`), leaving the body below still; None: the whole figure
+    rolls (a head alone, as Mina is: with the fade, her chin flattened and her mouth sheared on a
+    tilt of 25 degrees). The roll's fade is the one fitted on heads of every size: scaled with
+    each head's size, it moved 8 held-out identities' rolled renders further from the truth
+    (masked L1 0.0115 -> 0.0118 classic, 0.0097 -> 0.0101 styled).
 
     ``hair``: how much of a reference goes with the head below the fade, read at points [N,R,H,W,2]
     where they are found in it -> [N,R,H,W] (hair hanging beside the neck: :mod:`~.hair`). A point
@@ -206,17 +238,26 @@ def head_motion_grid(points: torch.Tensor, driver: torch.Tensor, reference: torc
     def in_reference(xr, yr) -> torch.Tensor:  # [N,R,H,W,2]
         return torch.stack(_place(xr, yr, ox_r, oy_r, s_r, inverse=False), dim=-1)
 
-    reach = on_head(y, ROLL_FULL, ROLL_NONE) if neck else 1.0
-    if neck and hair is not None:
+    reach, found = (on_head(y, neck.full, neck.none) if neck is not None else 1.0), None
+    if neck is not None and hair is not None:
         # Hair hangs off the face, where the parallax moves nothing: looked for without it, at half
         # the grid's side. In full, a procedural demo character's frame took 5 ms more in
         # onnxruntime on a 2-core CPU; at every point without the parallax, 2 ms more.
         x2, y2 = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
         still, whole = hair(in_reference(x2, y2)), hair(in_reference(*_roll(x2, y2, roll_r - roll_d, 1.0)))
-        found = F.interpolate(torch.maximum(still, whole), size=x.shape[-2:], mode="nearest")
+        found = F.interpolate(torch.maximum(still, whole), size=x.shape[-2:], mode="nearest") > 0.5
         # all or nothing: a point turned part of the way read halfway along a long strand
-        reach = torch.maximum(reach, (found > 0.5).float())
-    x, y = _roll(x, y, roll_r - roll_d, reach)
+        reach = torch.maximum(reach, found.float())
+    turned_x, turned_y = _roll(x, y, roll_r - roll_d, reach)
+    if neck is not None:
+        # A point that the fade turns into the body's rows, which stay, reads where it is: beside a
+        # bust's neck the rows just above its shoulders turned into them, and a tilt drew one
+        # shoulder higher and sheared the other.
+        into_body = (turned_y - CY) / HALF_H >= neck.body - BODY_MARGIN
+        if found is not None:  # hanging hair turns whole, wherever it hangs
+            into_body = into_body & ~found
+        turned_x, turned_y = torch.where(into_body, x, turned_x), torch.where(into_body, y, turned_y)
+    x, y = turned_x, turned_y
     x, y = _parallax(x, y, torch.sin(yaw_r) - torch.sin(yaw_d), torch.sin(pitch_r) - torch.sin(pitch_d), head_size,
                      soft_edge)
     return in_reference(x, y)

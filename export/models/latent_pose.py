@@ -13,7 +13,7 @@ from .backbones import build_encoder
 from .config import ModelConfig, get_config
 from .generator import Generator
 from .hair import hair_maps
-from .head_motion import POSE_INDEX, has_body
+from .head_motion import POSE_INDEX, neck_fade
 from .strokes import Strokes, stroke_maps
 from .warp_head import REGION_PARAMS, REGION_SHARPENING, REGIONS, REST, Shares, WarpHead, WarpOutput, softmax_channels
 
@@ -157,10 +157,11 @@ class FrozenWarpCharacter(FrozenCharacter):
             raise ValueError(f"{len(references)} references but {len(reference_drivers)} drivers showing them")
         self.warp = model.warp
         self.register_buffer("references", references.clone())
-        # a figure with a neck and body keeps them still as the head rolls; a head alone (Mina) rolls whole
-        self.neck = has_body(references[:, 3] > 127)
+        # a figure with a neck and body keeps the body still as the head rolls; a head alone (Mina) rolls whole
+        self.neck = neck_fade(references[:, 3] > 127)
         # with a neck, the hair that hangs beside it turns with the head
-        self.register_buffer("hair", hair_maps(references, model.cfg.resolution) if self.neck else None)
+        self.register_buffer("hair", None if self.neck is None else
+                             hair_maps(references, model.cfg.resolution, below=self.neck.full))
         self.register_buffer("reference_params", reference_params.float().clone())
         self.register_buffer("reference_unit", model.read_references(reference_drivers))
         pose = self.reference_params[:, POSE_INDEX]

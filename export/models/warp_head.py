@@ -33,7 +33,7 @@ from torch import nn
 
 from puppet import params as P
 
-from .head_motion import POSE_INDEX, head_motion_grid, identity_grid, on_head, within
+from .head_motion import NECK, POSE_INDEX, Neck, head_motion_grid, identity_grid, on_head, within
 from .param_units import from_unit, to_unit
 from .strokes import Strokes, shared, strokes_taken, taken_maps
 from .windows import at_points, corners, lay_over, placed, window_pixels, window_side
@@ -324,7 +324,8 @@ class WarpHead(nn.Module):
                 previous_choice: torch.Tensor | None = None,
                 reference_unit: torch.Tensor | None = None, shares: Shares = Shares(),
                 strokes: Strokes | None = None, head_size: float | torch.Tensor = 1.0,
-                soft_edge: bool = False, neck: bool = True, hair: torch.Tensor | None = None) -> WarpOutput:
+                soft_edge: bool = False, neck: Neck | None = NECK,
+                hair: torch.Tensor | None = None) -> WarpOutput:
         """raw [N,11,h,w] (the trunk's output), pose [N,Q] (pose code), references [N or 1,R,4,S,S]
         (RGB and mask in [0,1]; 1: the same for every driver), reference_params [N,R,NUM_PARAMS]
         (their expression parameters).
@@ -340,8 +341,9 @@ class WarpHead(nn.Module):
         ``shared_pose``, the sheet composed by strokes instead of the learnt regions
         (:mod:`~.strokes`). ``head_size``: the head's size relative to the proxy's, for the head
         motion's parallax (a float, or [N,1,1,1] per sample in meta-training); ``soft_edge``: the
-        head's depth falls to its outline linearly; ``neck``: the roll leaves a neck and body still
-        (see :func:`~.head_motion.head_motion_grid`); ``hair`` [R,1,h,h]: with ``neck``, for a
+        head's depth falls to its outline linearly; ``neck``: where the roll fades over a neck,
+        leaving the body still, or None (see :func:`~.head_motion.head_motion_grid`); ``hair``
+        [R,1,h,h]: with a ``neck``, for a
         frozen character, how much of each drawing hangs below the head and turns with it
         (:mod:`~.hair`), at the model's side."""
         # the batch size read off the pose code, not the trunk's output: a frozen graph that uses
