@@ -189,14 +189,20 @@ def _by_its_white(rgb: np.ndarray, points: np.ndarray, skin: np.ndarray, face_wi
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     if stats[largest, cv2.CC_STAT_WIDTH] < 0.06 * face_width:  # a glint, not an eye's white
         return None
-    white = np.zeros(rgb.shape[:2], np.uint8)
     ys, xs = np.nonzero(labels == largest)
-    cv2.fillConvexPoly(white, cv2.convexHull(np.stack([xs + px0, ys + py0], -1).astype(np.int32)), 1)
+    white = _hull(np.stack([xs + px0, ys + py0], -1), rgb.shape[:2])
     k = 2 * _line_width(face_width) + 1
-    outline = cv2.dilate(white, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
-    eye = (white > 0) | (outline & _marks(rgb, skin))
+    outline = cv2.dilate(white.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+    eye = white | (outline & _marks(rgb, skin))
     eye[:int(ys.min()) + py0] = False  # above the white: the brow
     return eye
+
+
+def _hull(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """bool ``shape``: the convex hull of ``points`` [n,2] (x, y in pixels), filled."""
+    out = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(out, cv2.convexHull(np.round(points).astype(np.int32)), 1)
+    return out > 0
 
 
 def _filled(mask: np.ndarray) -> np.ndarray:
@@ -297,13 +303,11 @@ def _in_lenses(rgb: np.ndarray, points_l: np.ndarray, points_r: np.ndarray, skin
         if not near:
             return nothing
         ys, xs = np.nonzero(np.isin(pieces, near))
-        hull = cv2.convexHull(np.concatenate([np.stack([xs, ys], -1), points.round()]).astype(np.int32))
-        lens = np.zeros(stroke.shape, np.uint8)
-        cv2.fillConvexPoly(lens, hull, 1)
-        x0, y0, x1, y1 = _extent(lens > 0)
+        lens = _hull(np.concatenate([np.stack([xs, ys], -1), points]), stroke.shape)
+        x0, y0, x1, y1 = _extent(lens)
         if x1 - x0 + 1 > LENS_SIZE[0] * face_width or y1 - y0 + 1 > LENS_SIZE[1] * face_width:
             return nothing
-        eye = stroke & (lens > 0)
+        eye = stroke & lens
         if not eye.any():
             return nothing
         inside = np.unique(blobs[eye])

@@ -161,10 +161,8 @@ def neck_fade(figures: torch.Tensor) -> Neck | None:
     below = widths[:, start:]
     narrowest = torch.cummin(below, dim=1).values  # the narrowest row above each, from the head's centre down
     widened = (narrowest > 0) & (below >= SHOULDERS * narrowest)  # [R,rows]
-    if not bool((widths[:, -1] > 0).any()) and not bool(widened.any()):
-        return None
-    if not bool(widened.any()):  # a body the picture's edge cuts before it widens
-        return NECK
+    if not bool(widened.any()):  # a body the picture's edge cuts before it widens, or none
+        return NECK if bool((widths[:, -1] > 0).any()) else None
     depth = (identity_grid(side)[start:, 0, 1] - CY) / HALF_H  # of each row, in face half-heights
     first = widened.float().argmax(1)[widened.any(1)]  # each drawing's first row of shoulders
     body = float(depth[first].min())
